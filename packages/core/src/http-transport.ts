@@ -1,0 +1,118 @@
+import ky, { type KyInstance, TimeoutError } from 'ky'
+import { readAck, readBatchAcks } from './ack.ts'
+import { defaultHardErrorCodes } from './retry.ts'
+import { parseRetryAfter } from './retry-after.ts'
+import type { DeliveryResult, EmitEnvelope, Transport } from './types.ts'
+
+export type HttpTransportOptions = {
+  url: string
+  /** Default false; `maxItems` defaults to 50. */
+  batch?: boolean | { maxItems?: number }
+  /** Computed per send and never persisted (auth tokens belong here). */
+  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>)
+  /** Default 10_000. */
+  timeoutMs?: number
+  /** Advanced: a configured ky; its own retry is turned off (the outbox retries). */
+  ky?: KyInstance
+}
+
+/** Budget of all `keepalive` request bodies in flight, per the Fetch standard. */
+const KEEPALIVE_BYTES = 64 * 1024
+const hard = new Set(defaultHardErrorCodes)
+
+const fail = (envelopes: readonly EmitEnvelope[], result: Omit<Extract<DeliveryResult, { ok: false }>, 'emitId'>) =>
+  envelopes.map((e) => ({ ...result, emitId: e.emitId }))
+
+const readJson = async (response: Response): Promise<unknown> => {
+  const type = response.headers.get('content-type') ?? ''
+  if (!/\bjson\b/i.test(type)) return undefined
+  try {
+    return JSON.parse(await response.text())
+  } catch {
+    return undefined
+  }
+}
+
+const wire = (envelope: EmitEnvelope): EmitEnvelope => {
+  const { emitId, event, payload, keys, lane, createdAt } = envelope
+  return keys ? { emitId, event, payload, keys, lane, createdAt } : { emitId, event, payload, lane, createdAt }
+}
+
+/**
+ * Sends envelopes with ky: `POST url` with the envelope and an `Idempotency-Key` header, or in
+ * batch mode `{ envelopes: [...] }` answered by `{ results: [...] }`. Only a valid JSON ack counts
+ * as delivered; a 2xx that is anything else (a captive portal's HTML page) is retried.
+ */
+export function httpTransport(options: HttpTransportOptions): Transport {
+  const batchMode = options.batch !== undefined && options.batch !== false
+  const maxBatch = batchMode ? Math.max(1, (typeof options.batch === 'object' && options.batch.maxItems) || 50) : 1
+  const timeoutMs = options.timeoutMs ?? 10_000
+  const client = (options.ky ?? ky).extend({ retry: 0, throwHttpErrors: false, timeout: timeoutMs })
+  /** The headers of the last send, kept in memory for page-hide beacons that cannot await. */
+  let lastHeaders: Record<string, string> = {}
+
+  const headersFor = async (envelopes: readonly EmitEnvelope[]): Promise<Record<string, string>> => {
+    const base = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {})
+    lastHeaders = { ...base }
+    const first = envelopes[0]
+    return !batchMode && first ? { ...base, 'idempotency-key': `"${first.emitId}"` } : { ...base }
+  }
+
+  const body = (envelopes: readonly EmitEnvelope[]) =>
+    batchMode ? { envelopes: envelopes.map(wire) } : wire(envelopes[0] as EmitEnvelope)
+
+  return {
+    maxBatch,
+    async send(envelopes, signal) {
+      if (envelopes.length === 0) return []
+      let response: Response
+      try {
+        response = await client.post(options.url, { json: body(envelopes), headers: await headersFor(envelopes), signal })
+      } catch (error) {
+        if (error instanceof TimeoutError)
+          return fail(envelopes, {
+            ok: false,
+            error: { kind: 'network', message: `No answer within ${timeoutMs} ms.`, retryable: true },
+          })
+        throw error
+      }
+      const json = await readJson(response)
+      if (response.ok) return batchMode ? readBatchAcks(envelopes, json) : [readAck((envelopes[0] as EmitEnvelope).emitId, json)]
+      const status = response.status
+      const reason = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
+      const retryAfterMs =
+        status === 429 || status === 503 ? parseRetryAfter(response.headers.get('retry-after'), Date.now()) : undefined
+      return fail(envelopes, {
+        ok: false,
+        error: {
+          kind: 'http',
+          code: status,
+          message: typeof reason.message === 'string' ? reason.message : `HTTP ${status}${response.statusText ? ` ${response.statusText}` : ''}`,
+          retryable: !hard.has(status),
+          ...(typeof reason.hint === 'string' ? { hint: reason.hint } : {}),
+        },
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      })
+    },
+    sendBeacon(envelopes) {
+      if (typeof fetch !== 'function') return
+      const groups = batchMode ? chunk(envelopes, maxBatch) : envelopes.map((e) => [e])
+      let budget = KEEPALIVE_BYTES
+      for (const group of groups) {
+        const text = JSON.stringify(body(group))
+        budget -= text.length * 3 > budget ? new TextEncoder().encode(text).length : text.length
+        if (budget < 0) return
+        const headers: Record<string, string> = { ...lastHeaders, 'content-type': 'application/json' }
+        if (!batchMode) headers['idempotency-key'] = `"${(group[0] as EmitEnvelope).emitId}"`
+        // Fire and forget: the items stay stored until a later session sees their ack.
+        fetch(options.url, { method: 'POST', keepalive: true, headers, body: text }).catch(() => {})
+      }
+    },
+  }
+}
+
+const chunk = <T>(items: readonly T[], size: number): T[][] => {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}

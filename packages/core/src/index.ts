@@ -1,0 +1,33 @@
+export { createOutbox, defaultLane } from './outbox.ts'
+export { httpTransport } from './http-transport.ts'
+export { alwaysOnline, browserNetwork } from './network.ts'
+export { memoryStorage } from './storage.ts'
+export { idbStorage } from './idb-storage.ts'
+export { defaultHardErrorCodes } from './retry.ts'
+export { parseRetryAfter } from './retry-after.ts'
+export { MAX_ENVELOPE_BYTES } from './envelope.ts'
+export { DeliveryFailedError, InvalidEmitError, OutboxClosedError, OutboxError, OutboxFullError } from './errors.ts'
+export type { OutboxStorage } from './storage.ts'
+export type { HttpTransportOptions } from './http-transport.ts'
+export type {
+  BreakerOptions,
+  BreakerState,
+  Clock,
+  CoalesceOptions,
+  DeliveryError,
+  DeliveryResult,
+  DeliveryStatus,
+  DropReason,
+  EmitEnvelope,
+  EmitKeys,
+  EmitOptions,
+  FailedItem,
+  NetworkMonitor,
+  Outbox,
+  OutboxEvents,
+  OutboxItem,
+  OutboxOptions,
+  OutboxState,
+  RetryOptions,
+  Transport,
+} from './types.ts'

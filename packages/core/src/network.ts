@@ -1,0 +1,36 @@
+import type { NetworkMonitor } from './types.ts'
+
+/** A monitor for environments without `window` (Node, workers without events): always online. */
+export const alwaysOnline: NetworkMonitor = { online: true, subscribe: () => () => {} }
+
+/**
+ * The browser's `online`/`offline` events. Window listeners attach on the first subscription and
+ * detach when the last one ends, so an unused or closed outbox leaves nothing behind.
+ */
+export function browserNetwork(target: Window = window): NetworkMonitor {
+  const listeners = new Set<(online: boolean) => void>()
+  const notify = () => {
+    for (const listener of listeners) listener(target.navigator.onLine)
+  }
+  return {
+    get online() {
+      return target.navigator.onLine !== false
+    },
+    subscribe(listener) {
+      if (listeners.size === 0) {
+        target.addEventListener('online', notify)
+        target.addEventListener('offline', notify)
+      }
+      listeners.add(listener)
+      return () => {
+        if (!listeners.delete(listener) || listeners.size > 0) return
+        target.removeEventListener('online', notify)
+        target.removeEventListener('offline', notify)
+      }
+    },
+  }
+}
+
+/** The default monitor: browser events where a window exists, always online elsewhere. */
+export const defaultNetwork = (): NetworkMonitor =>
+  typeof window !== 'undefined' && typeof window.addEventListener === 'function' ? browserNetwork(window) : alwaysOnline

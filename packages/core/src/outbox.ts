@@ -1,0 +1,255 @@
+import { batch, computed, effect, type ReadonlySignal, signal } from '@preact/signals-core'
+import { createBreaker } from './breaker.ts'
+import { normalizeCoalesce, resolvePolicy } from './coalesce.ts'
+import { createEmitter } from './emitter.ts'
+import { assertEmitInput, assertSize, resolveKeys } from './envelope.ts'
+import { InvalidEmitError, OutboxClosedError, OutboxError, OutboxFullError } from './errors.ts'
+import { defaultNetwork } from './network.ts'
+import { openPersistence } from './persistence.ts'
+import { createQueue } from './queue.ts'
+import { normalizeRetry } from './retry.ts'
+import { createScheduler } from './scheduler.ts'
+import { createStore } from './store.ts'
+import type {
+  Clock,
+  DeliveryStatus,
+  EmitEnvelope,
+  EmitOptions,
+  Outbox,
+  OutboxEvents,
+  OutboxItem,
+  OutboxOptions,
+  OutboxState,
+} from './types.ts'
+import { createIdFactory } from './ulid.ts'
+
+const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
+}
+
+/** `payload.chatId ?? payload.streamId ?? 'default'` */
+export const defaultLane = (_event: string, payload: Record<string, unknown>): string => {
+  const lane = payload.chatId ?? payload.streamId
+  return typeof lane === 'string' || typeof lane === 'number' ? String(lane) : 'default'
+}
+
+const reportError = (error: unknown) => {
+  if (typeof globalThis.reportError === 'function') globalThis.reportError(error)
+  else
+    queueMicrotask(() => {
+      throw error
+    })
+}
+
+function assertOptions(options: OutboxOptions): void {
+  if (typeof options?.transport?.send !== 'function')
+    throw new OutboxError('createOutbox needs a transport, e.g. { transport: httpTransport({ url: "/api/events" }) }.')
+  const positive = { maxSize: options.maxSize, concurrency: options.concurrency }
+  for (const [name, value] of Object.entries(positive))
+    if (value !== undefined && !(Number.isInteger(value) && value > 0))
+      throw new OutboxError(`options.${name} must be a whole number above 0; got ${String(value)}.`)
+  if (options.mode !== undefined && options.mode !== 'memory' && options.mode !== 'persistent')
+    throw new OutboxError(`options.mode must be 'memory' or 'persistent'; got ${String(options.mode)}.`)
+}
+
+/**
+ * Creates an outbox: `emit` records an event at once (for optimistic UI) and delivers it at least
+ * once, in order within its lane, with backoff, `Retry-After`, a circuit breaker and coalescing.
+ */
+export function createOutbox(options: OutboxOptions): Outbox {
+  assertOptions(options)
+  const clock = options.clock ?? realClock
+  const random = options.random ?? Math.random
+  const policy = normalizeRetry(options.retry)
+  const coalesce = normalizeCoalesce(options.coalesce)
+  const laneOf = options.lane ?? defaultLane
+  const maxSize = options.maxSize ?? 10_000
+  const network = options.network ?? defaultNetwork()
+  const nextId = createIdFactory(options.random)
+
+  const events = createEmitter<OutboxEvents>()
+  const queue = createQueue()
+  const store = createStore(queue, events)
+  const breaker = createBreaker(options.breaker, clock)
+  const online = signal(network.online)
+  const paused = signal(false)
+  let closed = false
+  let loaded = options.mode !== 'persistent'
+
+  const scheduler = createScheduler({
+    queue,
+    store,
+    breaker,
+    policy,
+    clock,
+    random,
+    transport: options.transport,
+    concurrency: options.concurrency ?? 4,
+    canSend: () => !closed && loaded && !paused.peek() && online.peek() && persistence.leading(),
+    onDrained: () => events.emit('outbox:flushed', undefined),
+  })
+
+  const persistence = openPersistence(options, { queue, store, events, clock, scheduler })
+  const ready = persistence.ready.then(() => {
+    loaded = true
+    scheduler.schedule()
+  })
+
+  const stopNetwork = network.subscribe((isOnline) => {
+    if (isOnline === online.peek()) return
+    online.value = isOnline
+    if (isOnline) scheduler.expedite()
+  })
+
+  const state: ReadonlySignal<OutboxState> = computed(() => {
+    const s: OutboxState = {
+      pending: queue.pending.value,
+      failed: queue.failed.value,
+      size: queue.size.value,
+      online: online.value,
+      breaker: breaker.state.value,
+      paused: paused.value,
+    }
+    const retryAt = breaker.retryAt.value
+    if (retryAt !== undefined) s.breakerRetryAt = retryAt
+    return s
+  })
+
+  // One notification per tick, however many changes it held: subscribers and 'outbox:update'.
+  const subscribers = new Set<(s: OutboxState) => void>()
+  let notifyQueued = false
+  const notify = () => {
+    notifyQueued = false
+    if (subscribers.size === 0 && !events.has('outbox:update')) return
+    const s = state.peek()
+    for (const run of subscribers) {
+      try {
+        run(s)
+      } catch (error) {
+        reportError(error)
+      }
+    }
+    const head = s.pending[0]
+    events.emit('outbox:update', head ? { size: s.size, head: store.envelopeOf(head) } : { size: s.size })
+  }
+  let first = true
+  const stopWatching = effect(() => {
+    queue.version.value
+    online.value
+    breaker.state.value
+    breaker.retryAt.value
+    paused.value
+    if (first) first = false
+    else if (!notifyQueued) {
+      notifyQueued = true
+      queueMicrotask(notify)
+    }
+  })
+
+  function emit(event: string, payload: Record<string, unknown>, opts?: EmitOptions): EmitEnvelope {
+    if (closed) throw new OutboxClosedError()
+    assertEmitInput(event, payload)
+    const keys = resolveKeys(payload, opts?.keys)
+    const lane = opts?.lane ?? laneOf(event, payload)
+    if (typeof lane !== 'string' || lane === '')
+      throw new InvalidEmitError('The lane must be a non-empty string (check options.lane or the lane function).', {
+        path: 'lane',
+      })
+    const duplicate = keys && queue.find(keys)
+    if (duplicate) return store.envelopeOf(duplicate.item)
+    const now = clock.now()
+    const emitPolicy = resolvePolicy(event, payload, lane, opts, coalesce, now)
+    const previous = emitPolicy.coalesceKey === undefined ? undefined : queue.find(undefined, emitPolicy.coalesceKey)
+    const replaced = previous && previous.item.status !== 'sending' ? previous : undefined
+    if (queue.entries().size - (replaced ? 1 : 0) >= maxSize) throw new OutboxFullError(maxSize)
+    const draft: EmitEnvelope = { emitId: nextId(now), event, payload, lane, createdAt: now }
+    if (keys) draft.keys = keys
+    const text = assertSize(draft)
+    // A copy, so the caller mutating its object later cannot change what is sent.
+    const envelope = JSON.parse(text) as EmitEnvelope
+    batch(() => {
+      if (replaced) store.drop(replaced.item.emitId, 'coalesced')
+      store.add({ item: { ...envelope, status: 'queued', attempts: 0 }, policy: emitPolicy, ageFrom: now, failSeq: 0 })
+    })
+    scheduler.schedule()
+    return envelope
+  }
+
+  const statusOf = (emitId: string): DeliveryStatus => {
+    const entry = queue.get(emitId)
+    if (entry) return entry.item.status
+    if (queue.failedItems.has(emitId)) return 'failed'
+    return store.isAcked(emitId) ? 'delivered' : 'unknown'
+  }
+
+  const outbox: Outbox = {
+    ready,
+    emit,
+    pending: queue.pending,
+    failed: queue.failed,
+    size: queue.size,
+    online,
+    breaker: breaker.state,
+    state,
+    subscribe(run) {
+      run(state.value)
+      subscribers.add(run)
+      return () => void subscribers.delete(run)
+    },
+    on: events.on as Outbox['on'],
+    delivered: (emitId) => store.delivered(emitId),
+    status: (emitId) =>
+      computed(() => {
+        queue.version.value
+        return statusOf(emitId)
+      }),
+    lane: (name) =>
+      computed(() => {
+        queue.version.value
+        const ids = queue.lanes.get(name) ?? []
+        return ids.map((id) => queue.get(id)?.item).filter((i): i is OutboxItem => i !== undefined)
+      }),
+    flush: () => (closed ? Promise.resolve() : scheduler.flush()),
+    retry(emitId) {
+      if (closed) throw new OutboxClosedError()
+      const now = clock.now()
+      batch(() => {
+        for (const id of emitId === undefined ? [...queue.failedItems.keys()] : [emitId]) store.retry(id, now)
+      })
+      scheduler.schedule()
+    },
+    discard(emitId) {
+      store.drop(emitId, 'discarded')
+    },
+    pause() {
+      paused.value = true
+    },
+    resume() {
+      if (!paused.peek()) return
+      paused.value = false
+      scheduler.schedule()
+    },
+    async clear() {
+      scheduler.abort()
+      store.rejectAll(new OutboxError('The outbox was cleared before this event was delivered.'))
+      store.clear()
+      breaker.reset()
+      await persistence.clear()
+    },
+    async close(opts) {
+      if (closed) return
+      if (opts?.flush) await outbox.flush()
+      closed = true
+      scheduler.stop()
+      stopNetwork()
+      stopWatching()
+      await persistence.close()
+      store.rejectAll(new OutboxClosedError())
+      events.clear()
+      subscribers.clear()
+    },
+  }
+  return outbox
+}

@@ -1,0 +1,96 @@
+import type { OutboxStorage } from './storage.ts'
+
+/**
+ * Group commit over an `OutboxStorage`: at most one write transaction in flight; everything that
+ * changes meanwhile goes into the next one, and only its latest value is written. A failed write
+ * keeps its changes and retries later, so nothing is dropped while storage is unavailable.
+ */
+export function createPersister(
+  storage: OutboxStorage,
+  options: {
+    onError: (error: unknown) => void
+    onRecovered?: () => void
+    setTimeout: (fn: () => void, ms: number) => unknown
+    retryMs?: number
+  },
+) {
+  /** emitId → record to put, or null to delete. */
+  let dirty = new Map<string, unknown>()
+  let writing: Promise<void> | null = null
+  let scheduled = false
+  let failing = false
+  let idleWaiters: Array<() => void> = []
+
+  const settleIdle = () => {
+    if (writing || scheduled || dirty.size > 0) return
+    const waiters = idleWaiters
+    idleWaiters = []
+    for (const resolve of waiters) resolve()
+  }
+
+  const commit = () => {
+    scheduled = false
+    if (writing || dirty.size === 0) return settleIdle()
+    const batch = dirty
+    dirty = new Map()
+    const puts: Array<readonly [string, unknown]> = []
+    const deletes: string[] = []
+    for (const [key, value] of batch) value === null ? deletes.push(key) : puts.push([key, value])
+    writing = storage.write(puts, deletes).then(
+      () => {
+        writing = null
+        if (failing) {
+          failing = false
+          options.onRecovered?.()
+        }
+        schedule()
+        settleIdle()
+      },
+      (error: unknown) => {
+        writing = null
+        // Newer changes win over the failed batch's.
+        for (const [key, value] of batch) if (!dirty.has(key)) dirty.set(key, value)
+        if (!failing) {
+          failing = true
+          options.onError(error)
+        }
+        // Writers waiting for idle must not hang on a broken store: they see what could be done.
+        const waiters = idleWaiters
+        idleWaiters = []
+        for (const resolve of waiters) resolve()
+        options.setTimeout(() => schedule(), options.retryMs ?? 5_000)
+      },
+    )
+  }
+
+  function schedule() {
+    if (scheduled || writing || dirty.size === 0) return
+    scheduled = true
+    queueMicrotask(commit)
+  }
+
+  return {
+    put(key: string, record: unknown): void {
+      dirty.set(key, record)
+      schedule()
+    },
+    delete(key: string): void {
+      dirty.set(key, null)
+      schedule()
+    },
+    /** Resolves when every change made so far is written (or the store has failed). */
+    idle(): Promise<void> {
+      if (!writing && !scheduled && dirty.size === 0) return Promise.resolve()
+      return new Promise((resolve) => idleWaiters.push(resolve))
+    },
+    /** Forgets unwritten changes (the caller is clearing the store). */
+    drop(): void {
+      dirty = new Map()
+    },
+    get failing(): boolean {
+      return failing
+    },
+  }
+}
+
+export type Persister = ReturnType<typeof createPersister>

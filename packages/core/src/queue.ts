@@ -1,0 +1,172 @@
+import { computed, signal } from '@preact/signals-core'
+import type { EmitPolicy } from './coalesce.ts'
+import type { DeliveryError, EmitKeys, FailedItem, OutboxItem } from './types.ts'
+
+/** A pending item plus the bookkeeping the scheduler needs (never shown to the UI). */
+export type Entry = {
+  item: OutboxItem
+  policy: EmitPolicy
+  /** `maxAgeMs` counts from here: `createdAt`, or the moment a failed item was retried. */
+  ageFrom: number
+  /** Sequence number of the last failure; backoff waits of failures up to a cutoff are skipped. */
+  failSeq: number
+}
+
+const keyIds = (keys: EmitKeys | undefined, coalesceKey: string | undefined): string[] => {
+  const ids: string[] = []
+  if (keys?.messageId !== undefined) ids.push(`m\u0000${keys.messageId}`)
+  if (keys?.requestId !== undefined) ids.push(`r\u0000${keys.requestId}`)
+  if (coalesceKey !== undefined) ids.push(`c\u0000${coalesceKey}`)
+  return ids
+}
+
+/** Inserts `id` into an array kept sorted by emitId (ULIDs sort by emit order). */
+const insertSorted = (ids: string[], id: string): void => {
+  let hi = ids.length
+  if (hi === 0 || (ids[hi - 1] as string) < id) {
+    ids.push(id)
+    return
+  }
+  let lo = 0
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((ids[mid] as string) < id) lo = mid + 1
+    else hi = mid
+  }
+  ids.splice(lo, 0, id)
+}
+
+/**
+ * The queue's state and every transition on it. Items are immutable snapshots; each transition
+ * replaces them and bumps a version signal, so the `pending` and `failed` lists are recomputed
+ * lazily, once per read after a burst, not once per change.
+ */
+export function createQueue() {
+  let entries = new Map<string, Entry>()
+  const failedItems = new Map<string, FailedItem>()
+  /** Lane → its pending emitIds in order. Map order is the scheduler's round-robin order. */
+  const lanes = new Map<string, string[]>()
+  const index = new Map<string, string>()
+  const pendingVersion = signal(0)
+  const failedVersion = signal(0)
+  let maxId = ''
+
+  const bumpPending = () => void pendingVersion.value++
+  const bumpFailed = () => void failedVersion.value++
+
+  const addToLane = (entry: Entry) => {
+    const ids = lanes.get(entry.item.lane)
+    if (ids) insertSorted(ids, entry.item.emitId)
+    else lanes.set(entry.item.lane, [entry.item.emitId])
+  }
+
+  const removeFromLane = (item: OutboxItem) => {
+    const ids = lanes.get(item.lane)
+    if (!ids) return
+    const at = ids[0] === item.emitId ? 0 : ids.indexOf(item.emitId)
+    if (at === 0) ids.shift()
+    else if (at > 0) ids.splice(at, 1)
+    if (ids.length === 0) lanes.delete(item.lane)
+  }
+
+  return {
+    lanes,
+    entries: () => entries,
+    failedItems,
+    pending: computed(() => {
+      pendingVersion.value
+      return Array.from(entries.values(), (e) => e.item) as readonly OutboxItem[]
+    }),
+    failed: computed(() => {
+      failedVersion.value
+      return Array.from(failedItems.values()) as readonly FailedItem[]
+    }),
+    size: computed(() => {
+      pendingVersion.value
+      return entries.size
+    }),
+    /** Read to depend on every change of the queue. */
+    version: computed(() => pendingVersion.value + failedVersion.value),
+
+    get: (emitId: string): Entry | undefined => entries.get(emitId),
+
+    /** The pending entry holding one of these semantic keys or this coalesce key, if any. */
+    find(keys: EmitKeys | undefined, coalesceKey?: string): Entry | undefined {
+      for (const k of keyIds(keys, coalesceKey)) {
+        const id = index.get(k)
+        const entry = id === undefined ? undefined : entries.get(id)
+        if (entry) return entry
+      }
+      return undefined
+    },
+
+    add(entry: Entry): void {
+      const id = entry.item.emitId
+      if (id > maxId) {
+        entries.set(id, entry)
+        maxId = id
+      } else {
+        // An older id (loaded from storage, or a failed item retried) goes back to its place.
+        const all: Array<[string, Entry]> = [...entries, [id, entry]]
+        entries = new Map(all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      }
+      addToLane(entry)
+      for (const k of keyIds(entry.item.keys, entry.policy.coalesceKey)) index.set(k, id)
+      bumpPending()
+    },
+
+    update(emitId: string, patch: Partial<OutboxItem>, meta?: Partial<Entry>): Entry | undefined {
+      const entry = entries.get(emitId)
+      if (!entry) return undefined
+      const next: Entry = { ...entry, ...meta, item: { ...entry.item, ...patch } }
+      entries.set(emitId, next)
+      bumpPending()
+      return next
+    },
+
+    remove(emitId: string): Entry | undefined {
+      const entry = entries.get(emitId)
+      if (!entry) return undefined
+      entries.delete(emitId)
+      removeFromLane(entry.item)
+      for (const k of keyIds(entry.item.keys, entry.policy.coalesceKey)) if (index.get(k) === emitId) index.delete(k)
+      bumpPending()
+      return entry
+    },
+
+    /** Moves a pending item to the failed list. */
+    fail(emitId: string, error: DeliveryError): FailedItem | undefined {
+      const entry = this.remove(emitId)
+      if (!entry) return undefined
+      const { status: _s, nextAttemptAt: _n, lastError: _l, ...envelope } = entry.item
+      const failed: FailedItem = { ...envelope, status: 'failed', error }
+      failedItems.set(emitId, failed)
+      bumpFailed()
+      return failed
+    },
+
+    addFailed(item: FailedItem): void {
+      failedItems.set(item.emitId, item)
+      bumpFailed()
+    },
+
+    removeFailed(emitId: string): FailedItem | undefined {
+      const item = failedItems.get(emitId)
+      if (!item) return undefined
+      failedItems.delete(emitId)
+      bumpFailed()
+      return item
+    },
+
+    clear(): void {
+      entries = new Map()
+      failedItems.clear()
+      lanes.clear()
+      index.clear()
+      bumpPending()
+      bumpFailed()
+    },
+  }
+}
+
+export type Queue = ReturnType<typeof createQueue>

@@ -1,0 +1,146 @@
+import { batch } from '@preact/signals-core'
+import type { createEmitter } from './emitter.ts'
+import { DeliveryFailedError, OutboxError } from './errors.ts'
+import type { Persister } from './persister.ts'
+import type { Entry, Queue } from './queue.ts'
+import { toRecord } from './record.ts'
+import type { DeliveryError, DropReason, EmitEnvelope, OutboxEvents, OutboxItem } from './types.ts'
+
+/** How many recent acks `delivered()` and `status()` remember. */
+export const ACK_MEMORY = 1024
+
+const envelopeOf = (item: OutboxItem | EmitEnvelope): EmitEnvelope => {
+  const envelope: EmitEnvelope = {
+    emitId: item.emitId,
+    event: item.event,
+    payload: item.payload,
+    lane: item.lane,
+    createdAt: item.createdAt,
+  }
+  if (item.keys) envelope.keys = item.keys
+  return envelope
+}
+
+const dropError = (reason: DropReason): DeliveryError => ({
+  kind: 'rejected',
+  code: reason,
+  message:
+    reason === 'discarded'
+      ? 'Discarded before delivery.'
+      : reason === 'stale'
+        ? 'Dropped unsent: older than its ttlMs.'
+        : 'Replaced by a newer event with the same coalesceKey.',
+  retryable: false,
+})
+
+/**
+ * Every way an item settles, in one place: each transition updates the queue (signals), storage
+ * (durable items only), the `delivered()` promises and the events, in that order.
+ */
+export function createStore(queue: Queue, events: ReturnType<typeof createEmitter<OutboxEvents>>) {
+  let persister: Persister | null = null
+  const acks = new Map<string, Record<string, unknown>>()
+  /** Failed items that were never stored (non-durable): a retry keeps them out of storage. */
+  const volatileFailed = new Set<string>()
+  const waiters = new Map<string, Array<{ resolve: (ack: Record<string, unknown>) => void; reject: (e: Error) => void }>>()
+
+  const settle = (emitId: string, outcome: { ack: Record<string, unknown> } | { error: Error }) => {
+    const list = waiters.get(emitId)
+    if (!list) return
+    waiters.delete(emitId)
+    for (const w of list) 'ack' in outcome ? w.resolve(outcome.ack) : w.reject(outcome.error)
+  }
+
+  const persist = (entry: Entry | undefined) => {
+    if (entry?.policy.durable && persister) persister.put(entry.item.emitId, toRecord(entry))
+  }
+  const unpersist = (entry: Entry | undefined) => {
+    if (entry?.policy.durable && persister) persister.delete(entry.item.emitId)
+  }
+
+  return {
+    envelopeOf,
+    setPersister(p: Persister | null) {
+      persister = p
+    },
+    persist,
+    add(entry: Entry) {
+      queue.add(entry)
+      persist(entry)
+    },
+    update(emitId: string, patch: Partial<OutboxItem>, meta?: Partial<Entry>) {
+      persist(queue.update(emitId, patch, meta))
+    },
+    ack(emitId: string, ack: Record<string, unknown>) {
+      const entry = queue.remove(emitId)
+      if (!entry) return
+      unpersist(entry)
+      acks.set(emitId, ack)
+      if (acks.size > ACK_MEMORY) acks.delete(acks.keys().next().value as string)
+      settle(emitId, { ack })
+      events.emit('outbox:acked', { envelope: envelopeOf(entry.item), ack })
+    },
+    fail(emitId: string, error: DeliveryError) {
+      const entry = queue.get(emitId)
+      const failed = queue.fail(emitId, error)
+      if (!entry || !failed) return
+      if (!entry.policy.durable) volatileFailed.add(emitId)
+      else if (persister) persister.put(emitId, { ...toRecord(entry), item: failed })
+      settle(emitId, { error: new DeliveryFailedError(emitId, error) })
+      events.emit('outbox:failed', { envelope: envelopeOf(failed), error })
+    },
+    drop(emitId: string, reason: DropReason) {
+      const entry = queue.remove(emitId) ?? undefined
+      const failed = entry ? undefined : queue.removeFailed(emitId)
+      const item = entry?.item ?? failed
+      if (!item) return false
+      if (entry) unpersist(entry)
+      else if (!volatileFailed.delete(emitId)) persister?.delete(emitId)
+      settle(emitId, { error: new DeliveryFailedError(emitId, dropError(reason)) })
+      events.emit('outbox:dropped', { envelope: envelopeOf(item), reason })
+      return true
+    },
+    /** Moves a failed item back into its lane with the same emitId and a fresh attempt budget. */
+    retry(emitId: string, now: number) {
+      const failed = queue.removeFailed(emitId)
+      if (!failed) return
+      const durable = !volatileFailed.delete(emitId)
+      const { status: _s, error, ...rest } = failed
+      const entry: Entry = {
+        item: { ...rest, status: 'queued', attempts: 0, lastError: error },
+        policy: { coalesceKey: undefined, ttlMs: undefined, durable, holdUntil: 0 },
+        ageFrom: now,
+        failSeq: 0,
+      }
+      queue.add(entry)
+      persist(entry)
+    },
+    isAcked: (emitId: string) => acks.has(emitId),
+    delivered(emitId: string): Promise<Record<string, unknown>> {
+      const ack = acks.get(emitId)
+      if (ack) return Promise.resolve(ack)
+      const failed = queue.failedItems.get(emitId)
+      if (failed) return Promise.reject(new DeliveryFailedError(emitId, failed.error))
+      if (!queue.get(emitId))
+        return Promise.reject(
+          new OutboxError(`This outbox has no record of event ${emitId}: it was never emitted here, or was acked too long ago.`),
+        )
+      return new Promise((resolve, reject) => {
+        const list = waiters.get(emitId)
+        if (list) list.push({ resolve, reject })
+        else waiters.set(emitId, [{ resolve, reject }])
+      })
+    },
+    /** Rejects every `delivered()` still waiting (the outbox is closing or clearing). */
+    rejectAll(error: Error) {
+      for (const id of [...waiters.keys()]) settle(id, { error })
+    },
+    clear() {
+      batch(() => queue.clear())
+      acks.clear()
+      volatileFailed.clear()
+    },
+  }
+}
+
+export type Store = ReturnType<typeof createStore>

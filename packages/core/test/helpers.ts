@@ -1,0 +1,133 @@
+import { createOutbox } from '../src/outbox.ts'
+import type { Clock, DeliveryResult, EmitEnvelope, NetworkMonitor, OutboxOptions, Transport } from '../src/types.ts'
+
+/** Lets every queued microtask and promise callback run (a macrotask turn; no wall-clock wait). */
+export const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** A manual clock: time moves only when a test advances it, running due timers in order. */
+export function fakeClock(start = 1_700_000_000_000) {
+  let now = start
+  let nextId = 0
+  const timers = new Map<number, { at: number; fn: () => void }>()
+  const clock = {
+    now: () => now,
+    setTimeout: (fn: () => void, ms: number) => {
+      const id = ++nextId
+      timers.set(id, { at: now + Math.max(0, ms), fn })
+      return id
+    },
+    clearTimeout: (id: unknown) => void timers.delete(id as number),
+    /** Moves time forward by `ms`, firing each due timer at its own time and settling promises between. */
+    async advance(ms: number) {
+      const target = now + ms
+      await tick()
+      for (;;) {
+        let due: [number, { at: number; fn: () => void }] | undefined
+        for (const t of timers) if (t[1].at <= target && (!due || t[1].at < due[1].at)) due = t
+        if (!due) break
+        timers.delete(due[0])
+        now = Math.max(now, due[1].at)
+        due[1].fn()
+        await tick()
+      }
+      now = target
+      await tick()
+    },
+    timerCount: () => timers.size,
+  } satisfies Clock & Record<string, unknown>
+  return clock
+}
+
+export type Reply = DeliveryResult[] | Promise<DeliveryResult[]> | Error
+
+/** A transport that records each call and answers through `reply` (default: ack everything). */
+export function fakeTransport(reply: (batch: readonly EmitEnvelope[], call: number) => Reply = (b) => b.map(ack), maxBatch = 1) {
+  const calls: EmitEnvelope[][] = []
+  let active = 0
+  let maxActive = 0
+  const transport: Transport & { calls: EmitEnvelope[][]; sent: () => string[]; maxActive: () => number } = {
+    maxBatch,
+    calls,
+    sent: () => calls.flat().map((e) => e.emitId),
+    maxActive: () => maxActive,
+    async send(batch) {
+      calls.push([...batch])
+      active++
+      maxActive = Math.max(maxActive, active)
+      try {
+        const r = reply(batch, calls.length)
+        if (r instanceof Error) throw r
+        return await r
+      } finally {
+        active--
+      }
+    },
+  }
+  return transport
+}
+
+/** A transport whose calls stay open until the test settles them. */
+export function heldTransport(maxBatch = 1) {
+  const open: Array<{ batch: readonly EmitEnvelope[]; resolve: (r: DeliveryResult[]) => void; reject: (e: Error) => void; signal: AbortSignal }> = []
+  const transport = {
+    maxBatch,
+    open,
+    send(batch: readonly EmitEnvelope[], signal: AbortSignal) {
+      return new Promise<DeliveryResult[]>((resolve, reject) => {
+        open.push({ batch, resolve, reject, signal })
+        signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')))
+      })
+    },
+    /** Settles the oldest open call with `fn`'s results (default: ack all). */
+    settle(fn: (batch: readonly EmitEnvelope[]) => DeliveryResult[] = (b) => b.map(ack)) {
+      const call = open.shift()
+      if (!call) throw new Error('no open call')
+      call.resolve(fn(call.batch))
+      return call.batch
+    },
+  }
+  return transport
+}
+
+export const ack = (e: EmitEnvelope): DeliveryResult => ({ emitId: e.emitId, ok: true, ack: { ok: true, emitId: e.emitId } })
+export const httpError = (e: EmitEnvelope, code: number, retryAfterMs?: number): DeliveryResult => ({
+  emitId: e.emitId,
+  ok: false,
+  error: { kind: 'http', code, message: `HTTP ${code}`, retryable: true },
+  ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+})
+
+/** A network monitor the test switches by hand. */
+export function manualNetwork(initial = true) {
+  let online = initial
+  const listeners = new Set<(online: boolean) => void>()
+  return {
+    get online() {
+      return online
+    },
+    subscribe(fn: (online: boolean) => void) {
+      listeners.add(fn)
+      return () => void listeners.delete(fn)
+    },
+    set(value: boolean) {
+      online = value
+      for (const fn of listeners) fn(value)
+    },
+    listenerCount: () => listeners.size,
+  } satisfies NetworkMonitor & Record<string, unknown>
+}
+
+/** A fresh outbox on fake time with no jitter unless a test asks for it. */
+export function setup(options: Partial<OutboxOptions> = {}, transport: Transport = fakeTransport()) {
+  const clock = fakeClock()
+  const network = manualNetwork()
+  const outbox = createOutbox({
+    transport,
+    clock,
+    network,
+    random: () => 0.5,
+    ...options,
+    retry: { jitter: false, ...options.retry },
+  })
+  return { outbox, clock, network, transport }
+}

@@ -39,11 +39,15 @@ export function createBreaker(options: BreakerOptions = {}, clock: Clock) {
     expedite(): void {
       if (state.value === 'open') retryAt.value = clock.now()
     },
-    /** The server answered (an ack, or a terminal error): it is reachable. */
+    /**
+     * The server answered (an ack, or a terminal error): it is reachable. An answer to a call that
+     * started before the breaker opened does not cut the cooldown short; a probe's answer closes it.
+     */
     success(): void {
       failures = 0
+      if (state.value === 'open') return
       probing = false
-      if (state.value !== 'closed') {
+      if (state.value === 'half-open') {
         state.value = 'closed'
         retryAt.value = undefined
       }
@@ -51,6 +55,11 @@ export function createBreaker(options: BreakerOptions = {}, clock: Clock) {
     /** A retryable failure; `openForMs` (a 503's `Retry-After`) opens the breaker at once. */
     failure(openForMs?: number): void {
       failures++
+      if (state.value === 'open') {
+        // A late failure from before the breaker opened only ever lengthens the cooldown.
+        if (openForMs !== undefined && clock.now() + openForMs > (retryAt.value ?? 0)) open(openForMs)
+        return
+      }
       if (openForMs !== undefined) open(openForMs)
       else if (state.value === 'half-open' || failures >= threshold) open(cooldownMs)
     },

@@ -1,3 +1,5 @@
+export { batch, computed, effect } from '@preact/signals-core'
+export type { ReadonlySignal } from '@preact/signals-core'
 export { createOutbox, defaultLane } from './outbox.ts'
 export { httpTransport } from './http-transport.ts'
 export { alwaysOnline, browserNetwork } from './network.ts'

@@ -169,11 +169,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const text = assertSize(draft)
     // A copy, so the caller mutating its object later cannot change what is sent.
     const envelope = JSON.parse(text) as EmitEnvelope
+    // Scheduled before the change, so the first send starts before subscribers hear of the burst.
+    scheduler.schedule()
     batch(() => {
       if (replaced) store.drop(replaced.item.emitId, 'coalesced')
       store.add({ item: { ...envelope, status: 'queued', attempts: 0 }, policy: emitPolicy, ageFrom: now, failSeq: 0 })
     })
-    scheduler.schedule()
     return envelope
   }
 

@@ -22,46 +22,47 @@ export function createBreaker(options: BreakerOptions = {}, clock: Clock) {
   return {
     state,
     retryAt,
-    /** True when a request may start now; a probe is let through once per half-open period. */
-    allow(): boolean {
+    /**
+     * Whether a request may start now: `'pass'` while closed, `'probe'` for the one request let
+     * through per half-open period, `false` otherwise.
+     */
+    allow(): 'pass' | 'probe' | false {
       if (state.value === 'open') {
         if (clock.now() < (retryAt.value ?? 0)) return false
         state.value = 'half-open'
         retryAt.value = undefined
       }
-      if (state.value === 'half-open') {
-        if (probing) return false
-        probing = true
-      }
-      return true
+      if (state.value === 'closed') return 'pass'
+      if (probing) return false
+      probing = true
+      return 'probe'
     },
     /** Ends the cooldown now (a flush or a reconnect asks for a probe at once). */
     expedite(): void {
       if (state.value === 'open') retryAt.value = clock.now()
     },
     /**
-     * The server answered (an ack, or a terminal error): it is reachable. An answer to a call that
-     * started before the breaker opened does not cut the cooldown short; a probe's answer closes it.
+     * The server answered (an ack, or a terminal error): it is reachable. While open, a late answer
+     * to a call from before the opening does not cut the cooldown short.
      */
     success(): void {
       failures = 0
-      if (state.value === 'open') return
+      if (state.value !== 'half-open') return
       probing = false
-      if (state.value === 'half-open') {
-        state.value = 'closed'
-        retryAt.value = undefined
-      }
+      state.value = 'closed'
     },
-    /** A retryable failure; `openForMs` (a 503's `Retry-After`) opens the breaker at once. */
-    failure(openForMs?: number): void {
+    /**
+     * A retryable failure. `openForMs` (a 503's `Retry-After`) opens the breaker at once. Only the
+     * probe's own failure reopens a half-open breaker; late failures of older calls are just counted.
+     */
+    failure(openForMs: number | undefined, probe: boolean): void {
       failures++
       if (state.value === 'open') {
-        // A late failure from before the breaker opened only ever lengthens the cooldown.
         if (openForMs !== undefined && clock.now() + openForMs > (retryAt.value ?? 0)) open(openForMs)
-        return
-      }
-      if (openForMs !== undefined) open(openForMs)
-      else if (state.value === 'half-open' || failures >= threshold) open(cooldownMs)
+      } else if (state.value === 'half-open') {
+        if (probe) open(openForMs ?? cooldownMs)
+      } else if (openForMs !== undefined) open(openForMs)
+      else if (failures >= threshold) open(cooldownMs)
     },
     reset(): void {
       failures = 0

@@ -109,18 +109,19 @@ export function createScheduler(ctx: SchedulerContext) {
           earliest = Math.min(earliest, readyAt)
           continue
         }
-        if (!breaker.allow()) {
+        const gate = breaker.allow()
+        if (!gate) {
           earliest = Math.min(earliest, breaker.retryAt.value ?? Number.POSITIVE_INFINITY)
           break
         }
-        void send(lane, ready)
+        void send(lane, gate === 'probe' ? ready.slice(0, 1) : ready, gate === 'probe')
       }
     })
     if (earliest < Number.POSITIVE_INFINITY) setWake(earliest)
     settleFlush()
   }
 
-  async function send(lane: string, sent: Entry[]): Promise<void> {
+  async function send(lane: string, sent: Entry[], probe: boolean): Promise<void> {
     const controller = new AbortController()
     inFlight.set(lane, controller)
     // Round-robin: the lane that just got a turn goes to the back of the line.
@@ -146,12 +147,12 @@ export function createScheduler(ctx: SchedulerContext) {
       batch(() => {
         for (const { item } of sent) if (queue.get(item.emitId)) store.update(item.emitId, { status: 'queued' })
       })
-    } else batch(() => settle(sent, results, thrown))
+    } else batch(() => settle(sent, results, thrown, probe))
     if (queue.entries().size === 0) ctx.onDrained()
     pump()
   }
 
-  function settle(sent: Entry[], results: unknown, thrown: unknown): void {
+  function settle(sent: Entry[], results: unknown, thrown: unknown, probe: boolean): void {
     const now = clock.now()
     const byId = new Map<string, DeliveryResult>()
     if (Array.isArray(results)) for (const r of results) if (validResult(r)) byId.set(r.emitId, r)
@@ -191,7 +192,7 @@ export function createScheduler(ctx: SchedulerContext) {
           { failSeq: ++seq },
         )
     }
-    if (failedRetryably) breaker.failure(openForMs)
+    if (failedRetryably) breaker.failure(openForMs, probe)
     else breaker.success()
   }
 

@@ -1,0 +1,112 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export type Fault = 'none' | '500' | '429' | '503' | 'drop-before' | 'drop-after' | 'html-200' | 'slow'
+
+type Envelope = { emitId: string; event: string; payload: Record<string, unknown>; lane: string }
+
+/** A deterministic PRNG (mulberry32), so a failing chaos run can be replayed by seed. */
+export function prng(seed: number) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * An idempotent events server on 127.0.0.1 that injects faults before or after applying, and
+ * records every application so tests can check exactly-once and lane order.
+ */
+export async function startFaultServer(options: { fault?: (req: number) => Fault; slowMs?: number; reject?: (e: Envelope) => boolean } = {}) {
+  const applied = new Map<string, number>()
+  const results = new Map<string, Record<string, unknown>>()
+  const laneLog = new Map<string, string[]>()
+  const requests: Array<{ headers: IncomingMessage['headers']; body: unknown }> = []
+  const faults = new Map<Fault, number>()
+  let n = 0
+
+  const apply = (e: Envelope): Record<string, unknown> => {
+    const stored = results.get(e.emitId)
+    if (stored) return stored
+    if (options.reject?.(e)) {
+      const rejection = { ok: false, emitId: e.emitId, code: 'forbidden-word', hint: 'Remove the word and send again.' }
+      results.set(e.emitId, rejection)
+      return rejection
+    }
+    applied.set(e.emitId, (applied.get(e.emitId) ?? 0) + 1)
+    const log = laneLog.get(e.lane) ?? []
+    log.push(e.emitId)
+    laneLog.set(e.lane, log)
+    const ack = { ok: true, emitId: e.emitId, serverId: `s-${applied.size}` }
+    results.set(e.emitId, ack)
+    return ack
+  }
+
+  /** Batch: in order; within a lane, nothing after an envelope that did not succeed. */
+  const applyBatch = (envelopes: Envelope[]) => {
+    const blocked = new Set<string>()
+    return envelopes.map((e) => {
+      if (blocked.has(e.lane)) return { ok: false, emitId: e.emitId, code: 'lane-blocked', retryable: true }
+      const r = apply(e)
+      if (r.ok !== true) blocked.add(e.lane)
+      return r
+    })
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = []
+    for await (const c of req) chunks.push(c as Buffer)
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    requests.push({ headers: req.headers, body })
+    const fault = options.fault?.(n++) ?? 'none'
+    faults.set(fault, (faults.get(fault) ?? 0) + 1)
+    const answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers })
+      res.end(JSON.stringify(json))
+    }
+    switch (fault) {
+      case '500':
+        return answer(500, { ok: false, code: 'boom' })
+      case '429':
+        return answer(429, { ok: false }, { 'retry-after': '0' })
+      case '503':
+        return answer(503, { ok: false }, { 'retry-after': '0' })
+      case 'drop-before':
+        return req.socket.destroy()
+      case 'html-200':
+        res.writeHead(200, { 'content-type': 'text/html' })
+        return res.end('<html><body>Please sign in to the Wi-Fi</body></html>')
+      case 'slow':
+        await new Promise((r) => setTimeout(r, options.slowMs ?? 200))
+        break
+    }
+    const result = Array.isArray(body.envelopes) ? { results: applyBatch(body.envelopes) } : apply(body)
+    if (fault === 'drop-after') return req.socket.destroy()
+    answer(200, result)
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error) => {
+      res.writeHead(500)
+      res.end(String(error))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/events`,
+    applied,
+    laneLog,
+    requests,
+    faults,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}

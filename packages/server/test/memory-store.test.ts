@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest'
+import { memoryStore } from '../src/memory-store.ts'
+import type { AckResult } from '../src/types.ts'
+
+const ack = (emitId: string): AckResult => ({ ok: true, emitId })
+
+function clock(start = 1_000) {
+  let now = start
+  return { now: () => now, advance: (ms: number) => void (now += ms) }
+}
+
+describe('memoryStore', () => {
+  it('claims a free key once and reports the claim to everyone else', async () => {
+    const store = memoryStore()
+    expect(await store.begin('k', 'f1')).toEqual({ status: 'started' })
+    expect(await store.begin('k', 'f1')).toEqual({ status: 'in-progress', fingerprint: 'f1' })
+    expect(await store.begin('k', 'f2')).toEqual({ status: 'in-progress', fingerprint: 'f1' })
+  })
+
+  it('answers the stored result after complete', async () => {
+    const store = memoryStore()
+    await store.begin('k', 'f1')
+    await store.complete('k', 'f1', ack('k'))
+    expect(await store.begin('k', 'f1')).toEqual({ status: 'done', fingerprint: 'f1', result: ack('k') })
+  })
+
+  it('frees the key on abandon', async () => {
+    const store = memoryStore()
+    await store.begin('k', 'f1')
+    await store.abandon('k')
+    expect(await store.begin('k', 'f1')).toEqual({ status: 'started' })
+  })
+
+  it('does not let abandon erase a completed key', async () => {
+    const store = memoryStore()
+    await store.begin('k', 'f1')
+    await store.complete('k', 'f1', ack('k'))
+    await store.abandon('k')
+    expect((await store.begin('k', 'f1')).status).toBe('done')
+  })
+
+  it('forgets a completed key once its TTL has passed', async () => {
+    const time = clock()
+    const store = memoryStore({ ttlMs: 1_000, now: time.now })
+    await store.begin('k', 'f1')
+    await store.complete('k', 'f1', ack('k'))
+    time.advance(999)
+    expect((await store.begin('k', 'f1')).status).toBe('done')
+    time.advance(1)
+    expect(await store.begin('k', 'f1')).toEqual({ status: 'started' })
+  })
+
+  it('keeps completed keys for 24 hours by default', async () => {
+    const time = clock()
+    const store = memoryStore({ now: time.now })
+    await store.begin('k', 'f1')
+    await store.complete('k', 'f1', ack('k'))
+    time.advance(24 * 60 * 60 * 1000 - 1)
+    expect((await store.begin('k', 'f1')).status).toBe('done')
+    time.advance(1)
+    expect((await store.begin('k', 'f1')).status).toBe('started')
+  })
+
+  it('releases a claim whose lease ran out', async () => {
+    const time = clock()
+    const store = memoryStore({ leaseMs: 500, now: time.now })
+    await store.begin('k', 'f1')
+    time.advance(499)
+    expect((await store.begin('k', 'f1')).status).toBe('in-progress')
+    time.advance(1)
+    expect((await store.begin('k', 'f1')).status).toBe('started')
+  })
+
+  it('evicts the least recently used completed key beyond maxEntries', async () => {
+    const store = memoryStore({ maxEntries: 2 })
+    for (const key of ['a', 'b']) {
+      await store.begin(key, 'f')
+      await store.complete(key, 'f', ack(key))
+    }
+    expect((await store.begin('a', 'f')).status).toBe('done') // touches a: b is now the coldest
+    await store.begin('c', 'f')
+    await store.complete('c', 'f', ack('c'))
+    expect(store.size).toBe(2)
+    expect((await store.begin('a', 'f')).status).toBe('done')
+    expect((await store.begin('c', 'f')).status).toBe('done')
+    expect((await store.begin('b', 'f')).status).toBe('started')
+  })
+
+  it('never evicts a claim in progress', async () => {
+    const store = memoryStore({ maxEntries: 1 })
+    await store.begin('a', 'f')
+    await store.begin('b', 'f')
+    expect(store.size).toBe(2)
+    expect((await store.begin('a', 'f')).status).toBe('in-progress')
+    expect((await store.begin('b', 'f')).status).toBe('in-progress')
+  })
+
+  it('sweeps expired keys from the cold end as new keys arrive', async () => {
+    const time = clock()
+    const store = memoryStore({ ttlMs: 10, now: time.now })
+    await store.begin('old', 'f')
+    await store.complete('old', 'f', ack('old'))
+    time.advance(10)
+    await store.begin('new', 'f')
+    expect(store.size).toBe(1)
+    store.clear()
+    expect(store.size).toBe(0)
+  })
+})

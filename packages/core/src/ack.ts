@@ -45,7 +45,9 @@ export function readBatchAcks(envelopes: readonly EmitEnvelope[], body: unknown)
   for (const r of results) if (isRecord(r) && typeof r.emitId === 'string' && !byId.has(r.emitId)) byId.set(r.emitId, r)
   const sameLength = results.length === envelopes.length
   return envelopes.map((e, i) => {
-    const r = byId.get(e.emitId) ?? (sameLength && isRecord(results[i]) && results[i].emitId === undefined ? results[i] : undefined)
+    const r =
+      byId.get(e.emitId) ??
+      (sameLength && isRecord(results[i]) && results[i].emitId === undefined ? results[i] : undefined)
     return r === undefined ? invalid(e.emitId, 'The batch answer has no result for this event.') : readAck(e.emitId, r)
   })
 }

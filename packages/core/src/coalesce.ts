@@ -27,7 +27,8 @@ export function resolvePolicy(
   const ttlMs = options?.ttlMs ?? (typing ? coalesce.dropStaleTypingMs : undefined)
   if (ttlMs !== undefined && !(ttlMs >= 0))
     throw new InvalidEmitError('options.ttlMs must be a number of milliseconds, 0 or more.', { path: 'options.ttlMs' })
-  const coalesceKey = options?.coalesceKey ?? (typing ? `typing\u0000${lane}\u0000${String(payload.userId ?? '')}` : undefined)
+  const coalesceKey =
+    options?.coalesceKey ?? (typing ? `typing\u0000${lane}\u0000${String(payload.userId ?? '')}` : undefined)
   if (coalesceKey !== undefined && typeof coalesceKey !== 'string')
     throw new InvalidEmitError('options.coalesceKey must be a string.', { path: 'options.coalesceKey' })
   return {

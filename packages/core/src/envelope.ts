@@ -21,7 +21,9 @@ export function assertJson(value: unknown, path: string, seen: Set<object> = new
       return
     case 'number':
       if (Number.isFinite(value)) return
-      throw new InvalidEmitError(`${path} is ${value}, which JSON cannot carry. Send a finite number or a string.`, { path })
+      throw new InvalidEmitError(`${path} is ${value}, which JSON cannot carry. Send a finite number or a string.`, {
+        path,
+      })
     case 'object': {
       if (value === null) return
       if (seen.has(value))
@@ -30,7 +32,9 @@ export function assertJson(value: unknown, path: string, seen: Set<object> = new
         seen.add(value)
         for (let i = 0; i < value.length; i++) {
           if (!(i in value) || value[i] === undefined)
-            throw new InvalidEmitError(`${path}[${i}] is undefined, which JSON turns into null. Use null explicitly.`, { path: `${path}[${i}]` })
+            throw new InvalidEmitError(`${path}[${i}] is undefined, which JSON turns into null. Use null explicitly.`, {
+              path: `${path}[${i}]`,
+            })
           assertJson(value[i], `${path}[${i}]`, seen)
         }
         seen.delete(value)
@@ -38,7 +42,10 @@ export function assertJson(value: unknown, path: string, seen: Set<object> = new
       }
       if (!isPlainObject(value)) {
         const name = (value as object).constructor?.name ?? 'object'
-        throw new InvalidEmitError(`${path} is a ${name} instance. Send plain objects (convert dates to ISO strings, maps to objects).`, { path })
+        throw new InvalidEmitError(
+          `${path} is a ${name} instance. Send plain objects (convert dates to ISO strings, maps to objects).`,
+          { path },
+        )
       }
       seen.add(value)
       for (const key in value) {

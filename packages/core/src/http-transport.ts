@@ -67,7 +67,11 @@ export function httpTransport(options: HttpTransportOptions): Transport {
       if (envelopes.length === 0) return []
       let response: Response
       try {
-        response = await client.post(options.url, { json: body(envelopes), headers: await headersFor(envelopes), signal })
+        response = await client.post(options.url, {
+          json: body(envelopes),
+          headers: await headersFor(envelopes),
+          signal,
+        })
       } catch (error) {
         if (error instanceof TimeoutError)
           return fail(envelopes, {
@@ -77,7 +81,8 @@ export function httpTransport(options: HttpTransportOptions): Transport {
         throw error
       }
       const json = await readJson(response)
-      if (response.ok) return batchMode ? readBatchAcks(envelopes, json) : [readAck((envelopes[0] as EmitEnvelope).emitId, json)]
+      if (response.ok)
+        return batchMode ? readBatchAcks(envelopes, json) : [readAck((envelopes[0] as EmitEnvelope).emitId, json)]
       const status = response.status
       const reason = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
       const retryAfterMs =
@@ -87,7 +92,10 @@ export function httpTransport(options: HttpTransportOptions): Transport {
         error: {
           kind: 'http',
           code: status,
-          message: typeof reason.message === 'string' ? reason.message : `HTTP ${status}${response.statusText ? ` ${response.statusText}` : ''}`,
+          message:
+            typeof reason.message === 'string'
+              ? reason.message
+              : `HTTP ${status}${response.statusText ? ` ${response.statusText}` : ''}`,
           retryable: !hard.has(status),
           ...(typeof reason.hint === 'string' ? { hint: reason.hint } : {}),
         },

@@ -35,8 +35,7 @@ export const isDeliveryError = (v: unknown): v is DeliveryError =>
   optional(v.code, (c) => isString(c) || typeof c === 'number') &&
   optional(v.hint, isString)
 
-const isKeys = (v: unknown) =>
-  isObject(v) && optional(v.messageId, isString) && optional(v.requestId, isString)
+const isKeys = (v: unknown) => isObject(v) && optional(v.messageId, isString) && optional(v.requestId, isString)
 
 /** Validates a record read back from storage; returns a reason when it cannot be trusted. */
 export function checkRecord(key: string, value: unknown): { record: StoredRecord } | { reason: string } {

@@ -10,7 +10,10 @@ export type RetryPolicy = {
   hard: ReadonlySet<number>
 }
 
-const DEFAULT_HARD = [400, 401, 402, 403, 404, 405, 406, 407, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 426, 428, 431, 451, 501]
+const DEFAULT_HARD = [
+  400, 401, 402, 403, 404, 405, 406, 407, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 426, 428,
+  431, 451, 501,
+]
 
 /** Statuses that fail at once by default: every 4xx but 408, 409, 425 and 429; plus 501. */
 export const defaultHardErrorCodes: readonly number[] = DEFAULT_HARD
@@ -51,7 +54,8 @@ export function hintFor(error: DeliveryError): string {
     return HINTS[error.code] ?? 'The server refused this event. Retry later, or discard it.'
   if (error.kind === 'expired') return 'The event was too old to send. Send it again if it still matters.'
   if (error.kind === 'rejected') return 'The server refused this event. Retry after fixing the cause, or discard it.'
-  if (error.kind === 'invalid-ack') return 'The server kept answering with something that is not an ack. Check the endpoint.'
+  if (error.kind === 'invalid-ack')
+    return 'The server kept answering with something that is not an ack. Check the endpoint.'
   return 'Delivery kept failing. Retry when the connection is better, or discard it.'
 }
 
@@ -78,7 +82,11 @@ export function decideRetry(
 ): RetryDecision {
   if (!error.retryable) return { retry: false, error: { ...error, hint: hintFor(error) } }
   if (attempt.attempts >= policy.maxAttempts) {
-    const gaveUp = { ...error, retryable: false, message: `Gave up after ${attempt.attempts} attempts: ${error.message}` }
+    const gaveUp = {
+      ...error,
+      retryable: false,
+      message: `Gave up after ${attempt.attempts} attempts: ${error.message}`,
+    }
     return { retry: false, error: { ...gaveUp, hint: hintFor(gaveUp) } }
   }
   const waitMs = retryAfterMs ?? backoffMs(policy, attempt.attempts, random)

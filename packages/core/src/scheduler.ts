@@ -27,7 +27,9 @@ const validResult = (r: unknown): r is DeliveryResult =>
   isRecord(r) &&
   typeof r.emitId === 'string' &&
   ((r.ok === true && isRecord(r.ack)) ||
-    (r.ok === false && isDeliveryError(r.error) && (r.retryAfterMs === undefined || (typeof r.retryAfterMs === 'number' && r.retryAfterMs >= 0))))
+    (r.ok === false &&
+      isDeliveryError(r.error) &&
+      (r.retryAfterMs === undefined || (typeof r.retryAfterMs === 'number' && r.retryAfterMs >= 0))))
 
 const invalidAck = (emitId: string, message: string): DeliveryResult => ({
   emitId,
@@ -58,11 +60,14 @@ export function createScheduler(ctx: SchedulerContext) {
     if (at >= wakeAt) return
     if (wake !== undefined) ctx.clock.clearTimeout(wake)
     wakeAt = at
-    wake = clock.setTimeout(() => {
-      wake = undefined
-      wakeAt = Number.POSITIVE_INFINITY
-      pump()
-    }, Math.max(0, at - clock.now()))
+    wake = clock.setTimeout(
+      () => {
+        wake = undefined
+        wakeAt = Number.POSITIVE_INFINITY
+        pump()
+      },
+      Math.max(0, at - clock.now()),
+    )
   }
 
   const stopWake = () => {
@@ -97,7 +102,10 @@ export function createScheduler(ctx: SchedulerContext) {
 
   function pump(): void {
     scheduled = false
-    if (!ctx.canSend()) return settleFlush()
+    if (!ctx.canSend()) {
+      settleFlush()
+      return
+    }
     const now = clock.now()
     let earliest = Number.POSITIVE_INFINITY
     batch(() => {

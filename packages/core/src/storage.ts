@@ -10,7 +10,9 @@ export interface OutboxStorage {
 }
 
 /** An in-memory `OutboxStorage`: for tests, and for environments without IndexedDB. */
-export function memoryStorage(records: Map<string, unknown> = new Map()): OutboxStorage & { records: Map<string, unknown> } {
+export function memoryStorage(
+  records: Map<string, unknown> = new Map(),
+): OutboxStorage & { records: Map<string, unknown> } {
   return {
     records,
     async load() {

@@ -42,7 +42,10 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
   const acks = new Map<string, Record<string, unknown>>()
   /** Failed items that were never stored (non-durable): a retry keeps them out of storage. */
   const volatileFailed = new Set<string>()
-  const waiters = new Map<string, Array<{ resolve: (ack: Record<string, unknown>) => void; reject: (e: Error) => void }>>()
+  const waiters = new Map<
+    string,
+    Array<{ resolve: (ack: Record<string, unknown>) => void; reject: (e: Error) => void }>
+  >()
 
   const settle = (emitId: string, outcome: { ack: Record<string, unknown> } | { error: Error }) => {
     const list = waiters.get(emitId)
@@ -123,7 +126,9 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
       if (failed) return Promise.reject(new DeliveryFailedError(emitId, failed.error))
       if (!queue.get(emitId))
         return Promise.reject(
-          new OutboxError(`This outbox has no record of event ${emitId}: it was never emitted here, or was acked too long ago.`),
+          new OutboxError(
+            `This outbox has no record of event ${emitId}: it was never emitted here, or was acked too long ago.`,
+          ),
         )
       return new Promise((resolve, reject) => {
         const list = waiters.get(emitId)

@@ -29,7 +29,10 @@ describe('circuit breaker', () => {
 
   it('lets exactly one probe through when half-open, and reopens if it fails', async () => {
     const transport = fakeTransport((b) => b.map((e) => httpError(e, 502)))
-    const { outbox, clock } = setup({ concurrency: 1, breaker: { threshold: 2, cooldownMs: 1000 }, retry: { baseMs: 10, maxMs: 10 } }, transport)
+    const { outbox, clock } = setup(
+      { concurrency: 1, breaker: { threshold: 2, cooldownMs: 1000 }, retry: { baseMs: 10, maxMs: 10 } },
+      transport,
+    )
     for (const chatId of ['a', 'b', 'c']) outbox.emit('m', { chatId })
     await clock.advance(0)
     expect(transport.calls).toHaveLength(2)
@@ -59,7 +62,9 @@ describe('circuit breaker', () => {
   })
 
   it('is reset by a terminal answer: the server is reachable', async () => {
-    const transport = fakeTransport((b) => b.map((e): DeliveryResult => (e.payload.hard ? httpError(e, 400) : httpError(e, 500))))
+    const transport = fakeTransport((b) =>
+      b.map((e): DeliveryResult => (e.payload.hard ? httpError(e, 400) : httpError(e, 500))),
+    )
     const { outbox, clock } = setup({ breaker: { threshold: 2 } }, transport)
     outbox.emit('m', { chatId: 'a' })
     outbox.emit('m', { chatId: 'b', hard: true })

@@ -26,7 +26,10 @@ async function runChaos(batch: boolean, seed: number) {
     concurrency: 4,
     random: prng(seed + 1),
   })
-  cleanup.push(() => outbox.close(), () => server.close())
+  cleanup.push(
+    () => outbox.close(),
+    () => server.close(),
+  )
   const emitted = new Map<string, string[]>()
   for (let i = 0; i < 500; i++) {
     const chatId = `chat-${i % 10}`
@@ -42,22 +45,29 @@ describe('delivery through real HTTP with 30% faults', () => {
   it.each([
     ['one envelope per request', false, 7],
     ['batches', true, 11],
-  ])('applies 500 events over 10 lanes exactly once, in lane order (%s)', async (_name, batch, seed) => {
-    const { server, outbox, emitted, all, acks } = await runChaos(batch, seed)
-    expect(acks.every((a, i) => a.emitId === all[i] && a.ok === true)).toBe(true)
-    expect(server.applied.size).toBe(500)
-    expect([...server.applied.values()].every((count) => count === 1)).toBe(true)
-    for (const [chatId, ids] of emitted) expect(server.laneLog.get(chatId)).toEqual(ids)
-    expect(outbox.size.value).toBe(0)
-    expect(outbox.failed.value).toEqual([])
-    // Every kind of fault actually happened in the run.
-    for (const f of FAULTS) expect(server.faults.get(f) ?? 0).toBeGreaterThan(0)
-  }, 60_000)
+  ])(
+    'applies 500 events over 10 lanes exactly once, in lane order (%s)',
+    async (_name, batch, seed) => {
+      const { server, outbox, emitted, all, acks } = await runChaos(batch, seed)
+      expect(acks.every((a, i) => a.emitId === all[i] && a.ok === true)).toBe(true)
+      expect(server.applied.size).toBe(500)
+      expect([...server.applied.values()].every((count) => count === 1)).toBe(true)
+      for (const [chatId, ids] of emitted) expect(server.laneLog.get(chatId)).toEqual(ids)
+      expect(outbox.size.value).toBe(0)
+      expect(outbox.failed.value).toEqual([])
+      // Every kind of fault actually happened in the run.
+      for (const f of FAULTS) expect(server.faults.get(f) ?? 0).toBeGreaterThan(0)
+    },
+    60_000,
+  )
 
   it('moves server rejections to the failed list and delivers the rest of the lane', async () => {
     const server = await startFaultServer({ reject: (e) => String(e.payload.text).includes('forbidden') })
     const outbox = createOutbox({ transport: httpTransport({ url: server.url }), retry: { baseMs: 2, maxMs: 20 } })
-    cleanup.push(() => outbox.close(), () => server.close())
+    cleanup.push(
+      () => outbox.close(),
+      () => server.close(),
+    )
     outbox.emit('user:message', { chatId: 'c', text: 'hello' })
     const bad = outbox.emit('user:message', { chatId: 'c', text: 'forbidden word' })
     const after = outbox.emit('user:message', { chatId: 'c', text: 'after' })

@@ -1,6 +1,6 @@
+import { decodeTime } from 'ulid'
 import { describe, expect, it } from 'vitest'
 import { InvalidEmitError, OutboxClosedError, OutboxError, OutboxFullError } from '../src/errors.ts'
-import { decodeTime } from 'ulid'
 import { fakeTransport, heldTransport, setup, tick } from './helpers.ts'
 
 class Point {
@@ -44,6 +44,7 @@ describe('emit', () => {
     ['a Date', { d: new Date(0) }, 'payload.d'],
     ['a Map', { m: new Map() }, 'payload.m'],
     ['undefined in an array', { list: [1, undefined, 3] }, 'payload.list[1]'],
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what this case tests
     ['a hole in an array', { list: [1, , 3] }, 'payload.list[1]'],
     ['NaN', { n: Number.NaN }, 'payload.n'],
     ['Infinity', { deep: { n: Number.POSITIVE_INFINITY } }, 'payload.deep.n'],

@@ -21,7 +21,9 @@ export function prng(seed: number) {
  * An idempotent events server on 127.0.0.1 that injects faults before or after applying, and
  * records every application so tests can check exactly-once and lane order.
  */
-export async function startFaultServer(options: { fault?: (req: number) => Fault; slowMs?: number; reject?: (e: Envelope) => boolean } = {}) {
+export async function startFaultServer(
+  options: { fault?: (req: number) => Fault; slowMs?: number; reject?: (e: Envelope) => boolean } = {},
+) {
   const applied = new Map<string, number>()
   const results = new Map<string, Record<string, unknown>>()
   const laneLog = new Map<string, string[]>()

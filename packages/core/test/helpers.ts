@@ -41,7 +41,10 @@ export function fakeClock(start = 1_700_000_000_000) {
 export type Reply = DeliveryResult[] | Promise<DeliveryResult[]> | Error
 
 /** A transport that records each call and answers through `reply` (default: ack everything). */
-export function fakeTransport(reply: (batch: readonly EmitEnvelope[], call: number) => Reply = (b) => b.map(ack), maxBatch = 1) {
+export function fakeTransport(
+  reply: (batch: readonly EmitEnvelope[], call: number) => Reply = (b) => b.map(ack),
+  maxBatch = 1,
+) {
   const calls: EmitEnvelope[][] = []
   let active = 0
   let maxActive = 0
@@ -68,7 +71,12 @@ export function fakeTransport(reply: (batch: readonly EmitEnvelope[], call: numb
 
 /** A transport whose calls stay open until the test settles them. */
 export function heldTransport(maxBatch = 1) {
-  const open: Array<{ batch: readonly EmitEnvelope[]; resolve: (r: DeliveryResult[]) => void; reject: (e: Error) => void; signal: AbortSignal }> = []
+  const open: Array<{
+    batch: readonly EmitEnvelope[]
+    resolve: (r: DeliveryResult[]) => void
+    reject: (e: Error) => void
+    signal: AbortSignal
+  }> = []
   const transport = {
     maxBatch,
     open,
@@ -89,7 +97,11 @@ export function heldTransport(maxBatch = 1) {
   return transport
 }
 
-export const ack = (e: EmitEnvelope): DeliveryResult => ({ emitId: e.emitId, ok: true, ack: { ok: true, emitId: e.emitId } })
+export const ack = (e: EmitEnvelope): DeliveryResult => ({
+  emitId: e.emitId,
+  ok: true,
+  ack: { ok: true, emitId: e.emitId },
+})
 export const httpError = (e: EmitEnvelope, code: number, retryAfterMs?: number): DeliveryResult => ({
   emitId: e.emitId,
   ok: false,

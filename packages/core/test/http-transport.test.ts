@@ -5,7 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { httpTransport } from '../src/http-transport.ts'
 import type { EmitEnvelope } from '../src/types.ts'
 
-type Handler = (body: unknown, headers: Record<string, string | string[] | undefined>) => { status?: number; headers?: Record<string, string>; body: string; delayMs?: number }
+type Handler = (
+  body: unknown,
+  headers: Record<string, string | string[] | undefined>,
+) => { status?: number; headers?: Record<string, string>; body: string; delayMs?: number }
 
 let closeServer: (() => Promise<void>) | undefined
 afterEach(async () => {
@@ -28,10 +31,11 @@ async function serve(handler: Handler) {
     res.end(out.body)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  closeServer = () => new Promise((r) => {
-    server.closeAllConnections()
-    server.close(() => r())
-  })
+  closeServer = () =>
+    new Promise((r) => {
+      server.closeAllConnections()
+      server.close(() => r())
+    })
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`, seen }
 }
 
@@ -100,11 +104,16 @@ describe('httpTransport', () => {
     const results = await httpTransport({ url, batch: true }).send([envelope(1), envelope(2), envelope(3)], signal())
     expect(results[0]).toMatchObject({ ok: true })
     expect(results[1]).toMatchObject({ ok: false, error: { kind: 'invalid-ack', retryable: true } })
-    expect(results[2]).toMatchObject({ ok: false, error: { kind: 'rejected', code: 'too-long', retryable: false, hint: 'Shorten it.' } })
+    expect(results[2]).toMatchObject({
+      ok: false,
+      error: { kind: 'rejected', code: 'too-long', retryable: false, hint: 'Shorten it.' },
+    })
   })
 
   it('matches positional rejections without emitId when the lengths agree', async () => {
-    const { url } = await serve(() => ({ body: JSON.stringify({ results: [{ ok: false, code: 'x', retryable: true }] }) }))
+    const { url } = await serve(() => ({
+      body: JSON.stringify({ results: [{ ok: false, code: 'x', retryable: true }] }),
+    }))
     const [r] = await httpTransport({ url, batch: true }).send([envelope(1)], signal())
     expect(r).toMatchObject({ ok: false, error: { kind: 'rejected', code: 'x', retryable: true } })
   })
@@ -142,7 +151,9 @@ describe('httpTransport', () => {
     expect(wait).toBeGreaterThan(55_000)
     expect(wait).toBeLessThanOrEqual(60_000)
     expect(r[2]).not.toHaveProperty('retryAfterMs')
-    expect(r[3]).toMatchObject({ error: { code: 403, retryable: false, message: 'Not your chat', hint: 'Ask to be added.' } })
+    expect(r[3]).toMatchObject({
+      error: { code: 403, retryable: false, message: 'Not your chat', hint: 'Ask to be added.' },
+    })
     expect(r[4]).toMatchObject({ error: { code: 409, retryable: true } })
     expect(r[5]).toMatchObject({ error: { code: 422, retryable: false } })
   })
@@ -150,7 +161,10 @@ describe('httpTransport', () => {
   it('gives up after timeoutMs with a retryable network error', async () => {
     const { url } = await serve((body) => ({ body: ackFor(body), delayMs: 300 }))
     const [r] = await httpTransport({ url, timeoutMs: 50 }).send([envelope(1)], signal())
-    expect(r).toMatchObject({ ok: false, error: { kind: 'network', retryable: true, message: expect.stringMatching(/50 ms/) } })
+    expect(r).toMatchObject({
+      ok: false,
+      error: { kind: 'network', retryable: true, message: expect.stringMatching(/50 ms/) },
+    })
   })
 
   it('throws on a refused connection (the outbox retries it as a network error)', async () => {

@@ -52,7 +52,12 @@ describe('lanes', () => {
     const second = outbox.emit('m', { chatId: 'c', n: 2 })
     await outbox.flush()
     expect(outbox.failed.value.map((i) => i.payload.n)).toEqual([1])
-    expect(outbox.failed.value[0]?.error).toMatchObject({ kind: 'http', code: 403, retryable: false, hint: expect.any(String) })
+    expect(outbox.failed.value[0]?.error).toMatchObject({
+      kind: 'http',
+      code: 403,
+      retryable: false,
+      hint: expect.any(String),
+    })
     await expect(outbox.delivered(second.emitId)).resolves.toMatchObject({ ok: true })
   })
 
@@ -79,7 +84,9 @@ describe('lanes', () => {
 
   it('keeps lane order across retries', async () => {
     let failures = 2
-    const transport = fakeTransport((batch) => batch.map((e) => (e.payload.n === 1 && failures-- > 0 ? httpError(e, 503) : ack(e))))
+    const transport = fakeTransport((batch) =>
+      batch.map((e) => (e.payload.n === 1 && failures-- > 0 ? httpError(e, 503) : ack(e))),
+    )
     const { outbox, clock } = setup({}, transport)
     for (let n = 1; n <= 3; n++) outbox.emit('m', { chatId: 'c', n })
     await clock.advance(10_000)

@@ -53,7 +53,13 @@ describe('network', () => {
   })
 
   it('still backs off after a network error while online is true', async () => {
-    const transport = fakeTransport((b) => b.map((e) => ({ emitId: e.emitId, ok: false as const, error: { kind: 'network' as const, message: 'x', retryable: true } })))
+    const transport = fakeTransport((b) =>
+      b.map((e) => ({
+        emitId: e.emitId,
+        ok: false as const,
+        error: { kind: 'network' as const, message: 'x', retryable: true },
+      })),
+    )
     const { outbox, clock } = setup({}, transport)
     outbox.emit('m', {})
     await clock.advance(399)

@@ -40,7 +40,9 @@ describe('subscribe and signals', () => {
     const transport = fakeTransport((b) => b.map((e) => httpError(e, 403)))
     const { outbox } = setup({}, transport)
     const seen: string[] = []
-    const stop = effect(() => seen.push(`${outbox.size.value}/${outbox.failed.value.length}`))
+    const stop = effect(() => {
+      seen.push(`${outbox.size.value}/${outbox.failed.value.length}`)
+    })
     outbox.emit('m', {})
     await outbox.flush()
     stop()
@@ -131,7 +133,10 @@ describe('delivered', () => {
     const { outbox } = setup({}, transport)
     const e = outbox.emit('m', {})
     await outbox.flush()
-    await expect(outbox.delivered(e.emitId)).rejects.toMatchObject({ name: 'DeliveryFailedError', error: { code: 400 } })
+    await expect(outbox.delivered(e.emitId)).rejects.toMatchObject({
+      name: 'DeliveryFailedError',
+      error: { code: 400 },
+    })
     await expect(outbox.delivered('nope')).rejects.toBeInstanceOf(OutboxError)
   })
 

@@ -13,7 +13,9 @@ const net = (e: EmitEnvelope): DeliveryResult => ({
 describe('backoff', () => {
   it('grows by factor from baseMs and caps at maxMs', () => {
     const p = normalizeRetry({ jitter: false })
-    expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffMs(p, n, Math.random))).toEqual([400, 800, 1600, 3200, 6400, 10_000, 10_000])
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffMs(p, n, Math.random))).toEqual([
+      400, 800, 1600, 3200, 6400, 10_000, 10_000,
+    ])
     const q = normalizeRetry({ baseMs: 100, factor: 3, maxMs: 1000, jitter: false })
     expect([1, 2, 3].map((n) => backoffMs(q, n, Math.random))).toEqual([100, 300, 900])
   })
@@ -34,7 +36,9 @@ describe('backoff', () => {
   it('decides with ordered early exits: terminal, attempts, age, then wait', () => {
     const p = normalizeRetry({ jitter: false, maxAttempts: 3, maxAgeMs: 5000 })
     const retryable = { kind: 'network' as const, message: 'x', retryable: true }
-    expect(decideRetry(p, { attempts: 1, ageMs: 0 }, { ...retryable, retryable: false }, undefined, Math.random)).toMatchObject({
+    expect(
+      decideRetry(p, { attempts: 1, ageMs: 0 }, { ...retryable, retryable: false }, undefined, Math.random),
+    ).toMatchObject({
       retry: false,
     })
     expect(decideRetry(p, { attempts: 3, ageMs: 0 }, retryable, undefined, Math.random)).toMatchObject({
@@ -45,8 +49,14 @@ describe('backoff', () => {
       retry: false,
       error: { kind: 'expired' },
     })
-    expect(decideRetry(p, { attempts: 2, ageMs: 0 }, retryable, 1234, Math.random)).toEqual({ retry: true, waitMs: 1234 })
-    expect(decideRetry(p, { attempts: 2, ageMs: 0 }, retryable, undefined, Math.random)).toEqual({ retry: true, waitMs: 800 })
+    expect(decideRetry(p, { attempts: 2, ageMs: 0 }, retryable, 1234, Math.random)).toEqual({
+      retry: true,
+      waitMs: 1234,
+    })
+    expect(decideRetry(p, { attempts: 2, ageMs: 0 }, retryable, undefined, Math.random)).toEqual({
+      retry: true,
+      waitMs: 800,
+    })
   })
 })
 
@@ -88,7 +98,10 @@ describe('retrying deliveries', () => {
     const delivered = outbox.delivered(e.emitId).catch((error: unknown) => error)
     await clock.advance(60_000)
     expect(transport.calls).toHaveLength(3)
-    expect(outbox.failed.value[0]).toMatchObject({ attempts: 3, error: { kind: 'network', retryable: false, hint: expect.any(String) } })
+    expect(outbox.failed.value[0]).toMatchObject({
+      attempts: 3,
+      error: { kind: 'network', retryable: false, hint: expect.any(String) },
+    })
     expect(await delivered).toMatchObject({ name: 'DeliveryFailedError', error: { kind: 'network' } })
   })
 
@@ -121,7 +134,11 @@ describe('retrying deliveries', () => {
     const transport = fakeTransport((b) =>
       b.map((e) => {
         seen.push(e.payload.code as number)
-        return e.payload.code === 409 && seen.length === 1 ? httpError(e, 409) : e.payload.code === 422 ? httpError(e, 422) : ack(e)
+        return e.payload.code === 409 && seen.length === 1
+          ? httpError(e, 409)
+          : e.payload.code === 422
+            ? httpError(e, 422)
+            : ack(e)
       }),
     )
     const { outbox, clock } = setup({}, transport)
@@ -130,7 +147,11 @@ describe('retrying deliveries', () => {
     await clock.advance(1000)
     expect(transport.calls.filter((c) => c[0]?.emitId === a.emitId)).toHaveLength(2)
     expect(outbox.failed.value).toHaveLength(1)
-    expect(outbox.failed.value[0]?.error).toMatchObject({ code: 422, retryable: false, hint: expect.stringMatching(/other content/) })
+    expect(outbox.failed.value[0]?.error).toMatchObject({
+      code: 422,
+      retryable: false,
+      hint: expect.stringMatching(/other content/),
+    })
   })
 
   it('honours custom hardErrorCodes over the transport’s classification', async () => {
@@ -139,7 +160,15 @@ describe('retrying deliveries', () => {
     outbox.emit('m', {})
     await clock.advance(0)
     expect(outbox.failed.value[0]?.error).toMatchObject({ code: 500, retryable: false })
-    const soft = fakeTransport((b) => b.map((e) => ({ ...httpError(e, 403), error: { ...httpError(e, 403).error, retryable: false } }) as DeliveryResult))
+    const soft = fakeTransport((b) =>
+      b.map(
+        (e): DeliveryResult => ({
+          emitId: e.emitId,
+          ok: false,
+          error: { kind: 'http', code: 403, message: 'HTTP 403', retryable: false },
+        }),
+      ),
+    )
     const s = setup({ retry: { hardErrorCodes: [] } }, soft)
     s.outbox.emit('m', {})
     await s.clock.advance(0)
@@ -152,7 +181,11 @@ describe('retrying deliveries', () => {
     const { outbox, clock } = setup({}, transport)
     outbox.emit('m', {})
     await clock.advance(0)
-    expect(outbox.pending.value[0]?.lastError).toMatchObject({ kind: 'network', message: 'fetch failed', retryable: true })
+    expect(outbox.pending.value[0]?.lastError).toMatchObject({
+      kind: 'network',
+      message: 'fetch failed',
+      retryable: true,
+    })
     await clock.advance(400)
     expect(outbox.size.value).toBe(0)
   })

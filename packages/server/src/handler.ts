@@ -67,9 +67,7 @@ const answer = (emitId: string, outcome: Outcome): { status: number; result: Ack
 
 /** True when later events of the same lane must wait: this one was not settled for good. */
 const blocksLane = (outcome: Outcome): boolean =>
-  outcome.kind === 'in-progress' ||
-  outcome.kind === 'failed' ||
-  (outcome.kind === 'applied' && isRetryable(outcome.result))
+  outcome.kind === 'in-progress' || outcome.kind === 'failed' || ('result' in outcome && isRetryable(outcome.result))
 
 const laneBlocked = (emitId: string): WireRejection =>
   refusal(

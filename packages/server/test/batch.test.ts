@@ -131,6 +131,21 @@ describe('batch mode', () => {
     ])
   })
 
+  it('holds back a lane behind a retryable answer that a custom store replays', async () => {
+    const stored = { ok: false as const, emitId: ulidOf(1), code: 'busy', retryable: true }
+    const { send, log } = setup(undefined, {
+      store: {
+        begin: async (key, fingerprint) =>
+          key === ulidOf(1) ? { status: 'done', fingerprint, result: stored } : { status: 'started' },
+        complete: async () => {},
+        abandon: async () => {},
+      },
+    })
+    const { body } = await send(batchRequest([envelope(1), envelope(2)]))
+    expect(body.results).toEqual([stored, blocked(2)])
+    expect(log.calls).toHaveLength(0)
+  })
+
   it('answers a duplicate emitId inside one batch with the first result', async () => {
     const { send, log } = setup()
     const { body } = await send(batchRequest([envelope(1), envelope(1)]))

@@ -1,6 +1,7 @@
 import { flushPromises, mount } from '@vue/test-utils'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createApp, defineComponent, effectScope, h, provide } from 'vue'
+import { createApp, createSSRApp, defineComponent, effectScope, h, provide } from 'vue'
+import { renderToString } from 'vue/server-renderer'
 import {
   OutboxError,
   OutboxNotProvidedError,
@@ -78,5 +79,18 @@ describe('without a provided outbox', () => {
     expect(error).toBeInstanceOf(OutboxNotProvidedError)
     expect((error as Error).name).toBe('OutboxNotProvidedError')
     expect((error as Error).message).toMatch(/^useOutbox\(\) found no outbox/)
+  })
+})
+
+describe('server rendering', () => {
+  it('renders the current state and leaves no subscription behind', async () => {
+    const { outbox, liveSubscriptions } = setup()
+    outbox.pause()
+    outbox.emit('user:message', { chatId: 'c1', text: 'queued before render' })
+    const app = createSSRApp(OutboxPanel, { outbox })
+    const html = await renderToString(app)
+    expect(html).toContain('queued before render (queued)')
+    expect(html).toContain('1 pending · online')
+    expect(liveSubscriptions()).toBe(0)
   })
 })

@@ -5,6 +5,7 @@ import { createEmitter } from './emitter.ts'
 import { assertEmitInput, assertSize, resolveKeys } from './envelope.ts'
 import { InvalidEmitError, OutboxClosedError, OutboxError, OutboxFullError } from './errors.ts'
 import { defaultNetwork } from './network.ts'
+import { onPageHide } from './page-hide.ts'
 import { openPersistence } from './persistence.ts'
 import { createQueue } from './queue.ts'
 import { normalizeRetry } from './retry.ts'
@@ -103,6 +104,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
     if (isOnline) scheduler.expedite()
   })
 
+  // The last moment of a closing tab: hand what is not in flight to keepalive requests. The items
+  // stay stored until a later session sees their ack; the server deduplicates the resend.
+  const stopPageHide = onPageHide(() => {
+    if (closed || !loaded || !online.peek() || !persistence.leading() || !options.transport.sendBeacon) return
+    const envelopes = [...queue.lanes.values()].flatMap((ids) =>
+      ids.flatMap((id) => {
+        const item = queue.get(id)?.item
+        return item && item.status !== 'sending' ? [store.envelopeOf(item)] : []
+      }),
+    )
+    if (envelopes.length > 0) options.transport.sendBeacon(envelopes)
+  })
+
   const state: ReadonlySignal<OutboxState> = computed(() => {
     const s: OutboxState = {
       pending: queue.pending.value,
@@ -175,6 +189,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
       if (replaced) store.drop(replaced.item.emitId, 'coalesced')
       store.add({ item: { ...envelope, status: 'queued', attempts: 0 }, policy: emitPolicy, ageFrom: now, failSeq: 0 })
     })
+    // Another tab sends for this key: durable items reach it through storage, the rest directly.
+    if (!emitPolicy.durable) persistence.forwardEmit(envelope.emitId)
     return envelope
   }
 
@@ -212,17 +228,23 @@ export function createOutbox(options: OutboxOptions): Outbox {
         const ids = queue.lanes.get(name) ?? []
         return ids.map((id) => queue.get(id)?.item).filter((i): i is OutboxItem => i !== undefined)
       }),
-    flush: () => (closed ? Promise.resolve() : scheduler.flush()),
+    flush: () => {
+      if (closed) return Promise.resolve()
+      persistence.forward({ op: 'flush' })
+      return scheduler.flush()
+    },
     retry(emitId) {
       if (closed) throw new OutboxClosedError()
       const now = clock.now()
       batch(() => {
         for (const id of emitId === undefined ? [...queue.failedItems.keys()] : [emitId]) store.retry(id, now)
       })
+      persistence.forward(emitId === undefined ? { op: 'retry-all' } : { op: 'retry', emitId })
       scheduler.schedule()
     },
     discard(emitId) {
       store.drop(emitId, 'discarded')
+      persistence.forward({ op: 'discard', emitId })
     },
     pause() {
       paused.value = true
@@ -233,6 +255,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       scheduler.schedule()
     },
     async clear() {
+      persistence.forward({ op: 'clear' })
       scheduler.abort()
       store.rejectAll(new OutboxError('The outbox was cleared before this event was delivered.'))
       store.clear()
@@ -245,6 +268,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       closed = true
       scheduler.stop()
       stopNetwork()
+      stopPageHide()
       stopWatching()
       await persistence.close()
       store.rejectAll(new OutboxClosedError())

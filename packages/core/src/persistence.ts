@@ -1,12 +1,13 @@
 import { batch } from '@preact/signals-core'
 import type { createEmitter } from './emitter.ts'
 import { idbStorage } from './idb-storage.ts'
+import { electLeader, type Leadership } from './leader.ts'
 import { createPersister, type Persister } from './persister.ts'
 import type { Queue } from './queue.ts'
-import { checkRecord } from './record.ts'
+import { checkRecord, type StoredRecord, toRecord } from './record.ts'
 import type { Scheduler } from './scheduler.ts'
 import type { OutboxStorage } from './storage.ts'
-import type { Store } from './store.ts'
+import type { RemoteNotice, Store } from './store.ts'
 import type { Clock, DeliveryError, OutboxEvents, OutboxOptions } from './types.ts'
 
 type Context = {
@@ -17,6 +18,15 @@ type Context = {
   scheduler: Scheduler
 }
 
+/** What a follower asks of the tab that sends. */
+export type Command = { op: 'discard' | 'retry'; emitId: string } | { op: 'retry-all' | 'clear' | 'flush' }
+
+type Message =
+  | { t: 'changed' }
+  | { t: 'notice'; notice: RemoteNotice }
+  | { t: 'cmd'; cmd: Command }
+  | { t: 'emit'; record: StoredRecord }
+
 const storageError = (message: string, cause?: unknown): DeliveryError => ({
   kind: 'storage',
   message: cause instanceof Error ? `${message}: ${cause.name}: ${cause.message}` : message,
@@ -24,91 +34,265 @@ const storageError = (message: string, cause?: unknown): DeliveryError => ({
   hint: 'Items are kept in memory and will be stored again when storage works.',
 })
 
-const memoryOnly = {
+/** How many settled emitIds a tab remembers, so a stale read of storage cannot revive them. */
+const TOMBSTONES = 10_000
+
+export type Persistence = {
+  ready: Promise<void>
+  /** True when this outbox is the one that sends for its key. */
+  leading(): boolean
+  /** Hands a control call to the sender; false when this outbox sends itself. */
+  forward(cmd: Command): boolean
+  /** Hands a non-durable emit to the sender (followers only). */
+  forwardEmit(emitId: string): void
+  clear(): Promise<void>
+  close(): Promise<void>
+}
+
+const memoryOnly: Persistence = {
   ready: Promise.resolve(),
   leading: () => true,
+  forward: () => false,
+  forwardEmit: () => {},
   clear: async () => {},
   close: async () => {},
 }
 
 /**
- * `mode: 'persistent'`: loads stored items (in emitId order) before anything is sent, then keeps
- * storage in step with the queue through group commit. A broken store never stops delivery: the
- * outbox goes on in memory and reports `storage` errors.
+ * `mode: 'persistent'`: loads stored items (in emitId order) before anything is sent, keeps
+ * storage in step with the queue through group commit, and shares one queue between the tabs on
+ * a `persistenceKey`: one leads and sends, the others store their emits, mirror storage, and
+ * learn of settlements over a BroadcastChannel. A broken store never stops delivery: the outbox
+ * goes on in memory and reports `storage` errors.
  */
-export function openPersistence(options: OutboxOptions, ctx: Context) {
+export function openPersistence(options: OutboxOptions, ctx: Context): Persistence {
   if (options.mode !== 'persistent') return memoryOnly
-  const { queue, store, events } = ctx
+  const { queue, store, events, clock, scheduler } = ctx
+  const key = options.persistenceKey ?? 'outbox'
   const report = (error: DeliveryError) => events.emit('outbox:error', { error })
 
   let storage: OutboxStorage | undefined = options.storage
   if (!storage) {
     try {
       if (typeof indexedDB === 'undefined') throw new Error('IndexedDB is not available here')
-      storage = idbStorage(options.persistenceKey ?? 'outbox')
+      storage = idbStorage(key)
     } catch (error) {
       // Reported once the caller had a chance to listen.
       queueMicrotask(() => report(storageError('Cannot open storage; keeping items in memory', error)))
       return memoryOnly
     }
   }
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`outbox:${key}`) : undefined
+  let closed = false
+  const post = (message: Message) => {
+    if (!closed) channel?.postMessage(message)
+  }
+
   const persister: Persister = createPersister(storage, {
     onError: (error) => report(storageError('Could not store outbox items; keeping them in memory', error)),
-    setTimeout: (fn, ms) => ctx.clock.setTimeout(fn, ms),
+    onCommitted: () => post({ t: 'changed' }),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
   })
+  store.setPersister(persister)
 
-  const load = async () => {
+  let leading = false
+  let loaded = false
+  const tombstones = new Set<string>()
+  const bury = (id: string) => {
+    tombstones.add(id)
+    if (tombstones.size > TOMBSTONES) tombstones.delete(tombstones.values().next().value as string)
+  }
+  const reportedBad = new Set<string>()
+
+  /** Brings the queue in step with storage. The sender only adds what it lacks; followers mirror. */
+  const merge = (records: Array<[string, unknown]>, initial: boolean) => {
+    const seen = new Set<string>()
+    for (const [rawKey, value] of records) {
+      const id = String(rawKey)
+      const checked = checkRecord(id, value)
+      if ('reason' in checked) {
+        if (!reportedBad.has(id))
+          report({
+            kind: 'storage',
+            code: 'invalid-record',
+            message: `Skipped stored record ${id}: ${checked.reason}.`,
+            retryable: false,
+          })
+        reportedBad.add(id)
+        continue
+      }
+      const { record } = checked
+      const { item } = record
+      seen.add(id)
+      if (tombstones.has(id)) continue
+      const entry = queue.get(id)
+      if (item.status === 'failed') {
+        if (entry && !leading) queue.fail(id, item.error)
+        else if (!entry && !queue.failedItems.has(id)) queue.addFailed(item)
+        continue
+      }
+      if (entry) {
+        if (!leading && !persister.unwritten(id)) {
+          const { status, attempts, nextAttemptAt, lastError } = item
+          queue.update(id, { status, attempts, nextAttemptAt, lastError })
+        }
+        continue
+      }
+      if (queue.failedItems.has(id)) {
+        if (leading) continue
+        queue.removeFailed(id)
+      }
+      queue.add({
+        // An item stored mid-flight was not acked: it goes again, under the same emitId.
+        item: { ...item, status: leading && item.status === 'sending' ? 'queued' : item.status },
+        policy: { coalesceKey: record.coalesceKey, ttlMs: record.ttlMs, durable: true, holdUntil: 0 },
+        ageFrom: record.ageFrom ?? item.createdAt,
+        failSeq: 0,
+      })
+    }
+    if (leading || initial) return
+    // Durable items gone from storage were settled by the sender.
+    for (const [id, entry] of queue.entries())
+      if (entry.policy.durable && !seen.has(id) && !persister.unwritten(id)) queue.remove(id)
+    for (const id of [...queue.failedItems.keys()])
+      if (!seen.has(id) && !persister.unwritten(id) && !store.isVolatileFailed(id)) queue.removeFailed(id)
+  }
+
+  const load = async (initial: boolean) => {
     let records: Array<[string, unknown]>
     try {
-      records = await storage.load()
+      records = await (storage as OutboxStorage).load()
     } catch (error) {
       report(storageError('Could not read stored outbox items', error))
       return
     }
-    batch(() => {
-      for (const [key, value] of records) {
-        const checked = checkRecord(String(key), value)
-        if ('reason' in checked) {
-          report({
-            kind: 'storage',
-            code: 'invalid-record',
-            message: `Skipped stored record ${String(key)}: ${checked.reason}.`,
-            retryable: false,
-          })
-          continue
-        }
-        const { record } = checked
-        const { item } = record
-        if (queue.get(item.emitId) || queue.failedItems.has(item.emitId)) continue
-        if (item.status === 'failed') {
-          queue.addFailed(item)
-          continue
-        }
-        queue.add({
-          // An item stored mid-flight was not acked: it goes again, under the same emitId.
-          item: { ...item, status: item.status === 'sending' ? 'queued' : item.status },
-          policy: { coalesceKey: record.coalesceKey, ttlMs: record.ttlMs, durable: true, holdUntil: 0 },
-          ageFrom: record.ageFrom ?? item.createdAt,
-          failSeq: 0,
-        })
+    batch(() => merge(records, initial))
+  }
+
+  // One read of storage at a time; changes announced meanwhile cause exactly one more.
+  let syncing: Promise<void> | null = null
+  let again = false
+  const sync = () => {
+    if (!loaded) return
+    if (syncing) {
+      again = true
+      return
+    }
+    syncing = load(false).finally(() => {
+      syncing = null
+      if (leading) scheduler.schedule()
+      if (again) {
+        again = false
+        sync()
       }
     })
   }
 
-  // Emits made before the load are stored as they happen; loaded items sort in before them.
-  store.setPersister(persister)
-  return {
-    ready: load(),
-    leading: () => true,
+  // Settlements of the sender are announced; a follower's own echo of them is not.
+  let mirroring = false
+  const announce = (notice: RemoteNotice) => {
+    // Failed items stay stored (until retried or discarded), so only acks and drops are final.
+    if (notice.kind !== 'failed') bury(notice.envelope.emitId)
+    if (leading && !mirroring) post({ t: 'notice', notice })
+  }
+  const offs = [
+    events.on('outbox:acked', ({ envelope, ack }) => announce({ kind: 'acked', envelope, ack })),
+    events.on('outbox:dropped', ({ envelope, reason }) => announce({ kind: 'dropped', envelope, reason })),
+    events.on('outbox:failed', ({ envelope, error }) =>
+      announce({ kind: 'failed', envelope, error, attempts: queue.failedItems.get(envelope.emitId)?.attempts ?? 0 }),
+    ),
+  ]
+
+  const run = (cmd: Command) => {
+    if (cmd.op === 'discard') store.drop(cmd.emitId, 'discarded')
+    else if (cmd.op === 'retry') store.retry(cmd.emitId, clock.now())
+    else if (cmd.op === 'retry-all') for (const id of [...queue.failedItems.keys()]) store.retry(id, clock.now())
+    else if (cmd.op === 'flush') void scheduler.flush()
+    else if (cmd.op === 'clear') void api.clear()
+    scheduler.schedule()
+  }
+
+  if (channel)
+    channel.onmessage = ({ data }: MessageEvent<Message>) => {
+      if (data?.t === 'changed') sync()
+      else if (data?.t === 'notice' && !leading) {
+        mirroring = true
+        try {
+          batch(() => store.applyRemote(data.notice))
+        } finally {
+          mirroring = false
+        }
+      } else if (data?.t === 'cmd' && leading) batch(() => run(data.cmd))
+      else if (data?.t === 'emit' && leading) {
+        const checked = checkRecord(data.record.item.emitId, data.record)
+        if ('record' in checked && !queue.get(checked.record.item.emitId) && checked.record.item.status !== 'failed')
+          store.add({
+            item: checked.record.item,
+            policy: {
+              coalesceKey: checked.record.coalesceKey,
+              ttlMs: checked.record.ttlMs,
+              durable: false,
+              holdUntil: 0,
+            },
+            ageFrom: checked.record.ageFrom ?? checked.record.item.createdAt,
+            failSeq: 0,
+          })
+        scheduler.schedule()
+      }
+    }
+
+  const ready = load(true).then(() => {
+    loaded = true
+  })
+
+  const leadership: Leadership = electLeader(
+    key,
+    (value) => {
+      leading = value
+      if (!value) return
+      // Taking over: what the last sender had in flight goes again; storage may hold more.
+      void ready.then(() => {
+        if (!leading) return
+        batch(() => {
+          for (const [id, entry] of queue.entries())
+            if (entry.item.status === 'sending') queue.update(id, { status: 'queued' })
+        })
+        sync()
+        scheduler.schedule()
+      })
+    },
+    clock,
+  )
+
+  const api: Persistence = {
+    ready,
+    leading: () => leading,
+    forward(cmd) {
+      if (leading || !channel) return false
+      post({ t: 'cmd', cmd })
+      return true
+    },
+    forwardEmit(emitId) {
+      const entry = queue.get(emitId)
+      if (!leading && channel && entry) post({ t: 'emit', record: toRecord(entry) })
+    },
     async clear() {
       persister.drop()
       await persister.idle()
       try {
-        await storage.clear()
+        await (storage as OutboxStorage).clear()
+        post({ t: 'changed' })
       } catch (error) {
         report(storageError('Could not clear stored outbox items', error))
       }
     },
-    close: () => persister.idle(),
+    async close() {
+      await persister.idle()
+      closed = true
+      leadership.close()
+      for (const off of offs) off()
+      channel?.close()
+    },
   }
+  return api
 }

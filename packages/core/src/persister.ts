@@ -10,6 +10,8 @@ export function createPersister(
   options: {
     onError: (error: unknown) => void
     onRecovered?: () => void
+    /** Each write that went through (other tabs are told to look). */
+    onCommitted?: () => void
     setTimeout: (fn: () => void, ms: number) => unknown
     retryMs?: number
   },
@@ -17,6 +19,7 @@ export function createPersister(
   /** emitId → record to put, or null to delete. */
   let dirty = new Map<string, unknown>()
   let writing: Promise<void> | null = null
+  let writingKeys: ReadonlyMap<string, unknown> = new Map()
   let scheduled = false
   let failing = false
   let idleWaiters: Array<() => void> = []
@@ -36,9 +39,12 @@ export function createPersister(
     const puts: Array<readonly [string, unknown]> = []
     const deletes: string[] = []
     for (const [key, value] of batch) value === null ? deletes.push(key) : puts.push([key, value])
+    writingKeys = batch
     writing = storage.write(puts, deletes).then(
       () => {
         writing = null
+        writingKeys = new Map()
+        options.onCommitted?.()
         if (failing) {
           failing = false
           options.onRecovered?.()
@@ -48,6 +54,7 @@ export function createPersister(
       },
       (error: unknown) => {
         writing = null
+        writingKeys = new Map()
         // Newer changes win over the failed batch's.
         for (const [key, value] of batch) if (!dirty.has(key)) dirty.set(key, value)
         if (!failing) {
@@ -87,6 +94,8 @@ export function createPersister(
     drop(): void {
       dirty = new Map()
     },
+    /** True while a change to `key` is not yet written. */
+    unwritten: (key: string): boolean => dirty.has(key) || writingKeys.has(key),
     get failing(): boolean {
       return failing
     },

@@ -6,6 +6,12 @@ import type { Entry, Queue } from './queue.ts'
 import { toRecord } from './record.ts'
 import type { DeliveryError, DropReason, EmitEnvelope, OutboxEvents, OutboxItem } from './types.ts'
 
+/** A settlement announced by the tab that sends, for the other tabs on the same key. */
+export type RemoteNotice =
+  | { kind: 'acked'; envelope: EmitEnvelope; ack: Record<string, unknown> }
+  | { kind: 'failed'; envelope: EmitEnvelope; error: DeliveryError; attempts: number }
+  | { kind: 'dropped'; envelope: EmitEnvelope; reason: DropReason }
+
 /** How many recent acks `delivered()` and `status()` remember. */
 export const ACK_MEMORY = 1024
 
@@ -118,7 +124,34 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
       queue.add(entry)
       persist(entry)
     },
+    /**
+     * Mirrors a settlement made by the tab that sends: the queue drops or fails the item without
+     * touching storage (the sender already did), and this tab's promises and events follow.
+     */
+    applyRemote(notice: RemoteNotice) {
+      const { envelope } = notice
+      const id = envelope.emitId
+      if (notice.kind === 'acked') {
+        acks.set(id, notice.ack)
+        if (acks.size > ACK_MEMORY) acks.delete(acks.keys().next().value as string)
+        queue.remove(id)
+        queue.removeFailed(id)
+        settle(id, { ack: notice.ack })
+        events.emit('outbox:acked', { envelope, ack: notice.ack })
+      } else if (notice.kind === 'failed') {
+        if (queue.get(id)) queue.fail(id, notice.error)
+        else if (!queue.failedItems.has(id))
+          queue.addFailed({ ...envelope, status: 'failed', attempts: notice.attempts, error: notice.error })
+        settle(id, { error: new DeliveryFailedError(id, notice.error) })
+        events.emit('outbox:failed', { envelope, error: notice.error })
+      } else {
+        if (!queue.remove(id) && !queue.removeFailed(id)) return
+        settle(id, { error: new DeliveryFailedError(id, dropError(notice.reason)) })
+        events.emit('outbox:dropped', { envelope, reason: notice.reason })
+      }
+    },
     isAcked: (emitId: string) => acks.has(emitId),
+    isVolatileFailed: (emitId: string) => volatileFailed.has(emitId),
     delivered(emitId: string): Promise<Record<string, unknown>> {
       const ack = acks.get(emitId)
       if (ack) return Promise.resolve(ack)

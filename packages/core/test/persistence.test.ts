@@ -1,0 +1,331 @@
+import 'fake-indexeddb/auto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { idbStorage } from '../src/idb-storage.ts'
+import { createOutbox } from '../src/outbox.ts'
+import { RECORD_VERSION } from '../src/record.ts'
+import { memoryStorage, type OutboxStorage } from '../src/storage.ts'
+import type { DeliveryError, Outbox, OutboxOptions, Transport } from '../src/types.ts'
+import { ack, fakeClock, fakeTransport, heldTransport, httpError, manualNetwork, tick } from './helpers.ts'
+
+let n = 0
+const keys: string[] = []
+const freshKey = () => {
+  const key = `test-${++n}-${Math.random().toString(36).slice(2)}`
+  keys.push(key)
+  return key
+}
+const open: Outbox[] = []
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close()
+})
+
+/** Lets IndexedDB (fake-indexeddb runs on macrotasks) and the outbox settle, without wall-clock waits. */
+async function until(condition: () => boolean, turns = 500) {
+  for (let i = 0; i < turns; i++) {
+    if (condition()) return
+    await tick()
+  }
+  throw new Error('condition not met')
+}
+
+/** A persistent outbox; leadership (BroadcastChannel heartbeats in Node) settles on the fake clock. */
+async function persistent<T extends Transport = ReturnType<typeof fakeTransport>>(
+  options: Partial<OutboxOptions> & { persistenceKey: string },
+  transport: T = fakeTransport() as unknown as T,
+) {
+  const clock = options.clock ?? fakeClock()
+  const outbox = createOutbox({
+    transport,
+    mode: 'persistent',
+    clock,
+    network: options.network ?? manualNetwork(),
+    retry: { jitter: false },
+    ...options,
+  })
+  open.push(outbox)
+  await outbox.ready
+  return { outbox, clock: clock as ReturnType<typeof fakeClock>, transport }
+}
+
+/** Counts storage transactions. */
+function counting(inner: OutboxStorage) {
+  const writes: Array<{ puts: number; deletes: number }> = []
+  const storage: OutboxStorage = {
+    load: () => inner.load(),
+    clear: () => inner.clear(),
+    write: (puts, deletes) => {
+      writes.push({ puts: puts.length, deletes: deletes.length })
+      return inner.write(puts, deletes)
+    },
+  }
+  return { storage, writes }
+}
+
+describe('persistent mode', () => {
+  it('stores each durable item as its own record keyed by emitId, with a schema version', async () => {
+    const key = freshKey()
+    const { outbox } = await persistent({ persistenceKey: key }, heldTransport())
+    const e = outbox.emit('user:message', { chatId: 'c', text: 'hi' })
+    const storage = idbStorage(key)
+    let records: Array<[string, unknown]> = []
+    await until(() => records.length === 1 || (void storage.load().then((r) => (records = r)), false))
+    expect(records[0]?.[0]).toBe(e.emitId)
+    expect(records[0]?.[1]).toMatchObject({ v: RECORD_VERSION, item: { emitId: e.emitId, payload: { text: 'hi' } } })
+  })
+
+  it('writes a burst of emits in one transaction (group commit)', async () => {
+    const { storage, writes } = counting(memoryStorage())
+    const { outbox } = await persistent({ persistenceKey: freshKey(), storage }, heldTransport())
+    outbox.pause()
+    for (let i = 0; i < 1000; i++) outbox.emit('m', { i })
+    await until(() => writes.length > 0)
+    expect(writes).toEqual([{ puts: 1000, deletes: 0 }])
+  })
+
+  it('keeps at most one write in flight; what changes meanwhile goes into the next', async () => {
+    let release: () => void = () => {}
+    const inner = memoryStorage()
+    const writes: number[] = []
+    const storage: OutboxStorage = {
+      ...inner,
+      write: async (puts, deletes) => {
+        writes.push(puts.length)
+        if (writes.length === 1) await new Promise<void>((r) => (release = r))
+        return inner.write(puts, deletes)
+      },
+    }
+    const { outbox } = await persistent({ persistenceKey: freshKey(), storage })
+    outbox.pause()
+    outbox.emit('m', { i: 0 })
+    await until(() => writes.length === 1)
+    for (let i = 1; i <= 50; i++) outbox.emit('m', { i })
+    await tick()
+    expect(writes).toEqual([1])
+    release()
+    await until(() => writes.length === 2)
+    expect(writes).toEqual([1, 50])
+  })
+
+  it('deletes acked and dropped items, keeps failed ones, and never stores typing events', async () => {
+    const store = memoryStorage()
+    const transport = fakeTransport((b) => b.map((e) => (e.payload.bad ? httpError(e, 403) : ack(e))))
+    const { outbox, clock } = await persistent({ persistenceKey: freshKey(), storage: store }, transport)
+    await clock.advance(2000) // leadership settles
+    const good = outbox.emit('m', { chatId: 'a' })
+    const bad = outbox.emit('m', { chatId: 'b', bad: true })
+    outbox.emit('typing:start', { chatId: 'c', userId: 'u' })
+    await outbox.delivered(good.emitId)
+    await until(() => outbox.failed.value.length === 1 && !store.records.has(good.emitId))
+    await until(() => (store.records.get(bad.emitId) as { item: { status: string } })?.item.status === 'failed')
+    expect([...store.records.keys()]).toEqual([bad.emitId])
+    outbox.discard(bad.emitId)
+    await until(() => store.records.size === 0)
+  })
+
+  it('loads stored items in emitId order before sending, then resolves ready; earlier emits sort after', async () => {
+    const key = freshKey()
+    const storage = memoryStorage()
+    const first = await persistent({ persistenceKey: key, storage, network: manualNetwork(false) })
+    const a = first.outbox.emit('m', { chatId: 'c', n: 1 })
+    const b = first.outbox.emit('m', { chatId: 'c', n: 2 })
+    await first.outbox.close()
+
+    let release: () => void = () => {}
+    const slow: OutboxStorage = {
+      ...storage,
+      load: async () => {
+        await new Promise<void>((r) => (release = r))
+        return storage.load()
+      },
+    }
+    const transport = fakeTransport()
+    const clock = fakeClock(first.clock.now() + 60_000)
+    const outbox = createOutbox({
+      transport,
+      mode: 'persistent',
+      persistenceKey: key,
+      storage: slow,
+      clock,
+      network: manualNetwork(),
+      retry: { jitter: false },
+    })
+    open.push(outbox)
+    const c = outbox.emit('m', { chatId: 'c', n: 3 })
+    await clock.advance(3000)
+    expect(transport.calls).toHaveLength(0)
+    release()
+    await outbox.ready
+    expect(outbox.pending.value.map((i) => i.emitId)).toEqual([a.emitId, b.emitId, c.emitId])
+    await until(() => transport.calls.length === 3)
+    expect(transport.sent()).toEqual([a.emitId, b.emitId, c.emitId])
+  })
+
+  it('skips and reports stored records that are not valid envelopes', async () => {
+    const storage = memoryStorage()
+    const good = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })
+    const kept = good.outbox.emit('m', {})
+    await good.outbox.close()
+    storage.records.set('01ARZ3NDEKTSV4RRFFQ69G5FAA', { v: 1, item: { emitId: 'not-this' } })
+    storage.records.set('01ARZ3NDEKTSV4RRFFQ69G5FAB', { v: 99, item: {} })
+    storage.records.set('01ARZ3NDEKTSV4RRFFQ69G5FAC', 'garbage')
+    storage.records.set('01ARZ3NDEKTSV4RRFFQ69G5FAD', {
+      v: 1,
+      item: {
+        ...(storage.records.get(kept.emitId) as { item: object }).item,
+        emitId: '01ARZ3NDEKTSV4RRFFQ69G5FAD',
+        attempts: -1,
+      },
+    })
+    const errors: DeliveryError[] = []
+    const outbox = createOutbox({
+      transport: fakeTransport(),
+      mode: 'persistent',
+      storage,
+      clock: fakeClock(),
+      network: manualNetwork(false),
+    })
+    open.push(outbox)
+    outbox.on('outbox:error', (e) => errors.push(e.error))
+    await outbox.ready
+    expect(outbox.pending.value.map((i) => i.emitId)).toEqual([kept.emitId])
+    expect(errors).toHaveLength(4)
+    expect(errors.every((e) => e.kind === 'storage' && e.code === 'invalid-record')).toBe(true)
+    expect(errors.map((e) => e.message).join('\n')).toMatch(/unknown record version 99/)
+  })
+
+  it('keeps delivering from memory when writes fail (quota), reports it once, and stores again later', async () => {
+    const inner = memoryStorage()
+    let full = true
+    const storage: OutboxStorage = {
+      ...inner,
+      write: async (puts, deletes) => {
+        if (full) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
+        return inner.write(puts, deletes)
+      },
+    }
+    const errors: DeliveryError[] = []
+    const { outbox, clock, transport } = await persistent({ persistenceKey: freshKey(), storage }, heldTransport())
+    outbox.on('outbox:error', (e) => errors.push(e.error))
+    const a = outbox.emit('m', { chatId: 'a' })
+    outbox.emit('m', { chatId: 'b' })
+    await until(() => errors.length === 1)
+    expect(errors[0]).toMatchObject({
+      kind: 'storage',
+      retryable: true,
+      message: expect.stringMatching(/QuotaExceededError/),
+    })
+    await clock.advance(2000)
+    await until(() => transport.open.length === 2)
+    transport.settle()
+    await until(() => outbox.status(a.emitId).value === 'delivered')
+    full = false
+    await clock.advance(5000)
+    await until(() => inner.records.size === 1)
+    expect(errors).toHaveLength(1)
+    expect(outbox.size.value).toBe(1)
+  })
+
+  it('works in memory, with a storage error, where IndexedDB is missing', async () => {
+    const saved = globalThis.indexedDB
+    // @ts-expect-error simulating a browser without IndexedDB
+    delete globalThis.indexedDB
+    try {
+      const errors: DeliveryError[] = []
+      const transport = fakeTransport()
+      const outbox = createOutbox({
+        transport,
+        mode: 'persistent',
+        persistenceKey: freshKey(),
+        network: manualNetwork(),
+      })
+      open.push(outbox)
+      outbox.on('outbox:error', (e) => errors.push(e.error))
+      const e = outbox.emit('m', {})
+      await expect(outbox.delivered(e.emitId)).resolves.toMatchObject({ ok: true })
+      expect(errors[0]).toMatchObject({ kind: 'storage', message: expect.stringMatching(/IndexedDB is not available/) })
+    } finally {
+      globalThis.indexedDB = saved
+    }
+  })
+
+  it('clear deletes the stored records; another persistenceKey never sees them', async () => {
+    const key = freshKey()
+    const { outbox } = await persistent({ persistenceKey: key, network: manualNetwork(false) })
+    outbox.emit('m', {})
+    const other = await persistent({ persistenceKey: freshKey(), network: manualNetwork(false) })
+    expect(other.outbox.size.value).toBe(0)
+    await outbox.close()
+    expect(await idbStorage(key).load()).toHaveLength(1)
+    const again = await persistent({ persistenceKey: key, network: manualNetwork(false) })
+    expect(again.outbox.size.value).toBe(1)
+    await again.outbox.clear()
+    expect(await idbStorage(key).load()).toHaveLength(0)
+  })
+
+  it('close waits for writes in progress, so a new outbox on the key sees every emit', async () => {
+    const key = freshKey()
+    const { outbox } = await persistent({ persistenceKey: key, network: manualNetwork(false) })
+    const ids = Array.from({ length: 200 }, (_, i) => outbox.emit('m', { i }).emitId)
+    await outbox.close()
+    const next = await persistent({ persistenceKey: key, network: manualNetwork(false) })
+    expect(next.outbox.pending.value.map((i) => i.emitId)).toEqual(ids)
+  })
+
+  it('keeps the failed list across a restart and a retry resends the same emitId', async () => {
+    const key = freshKey()
+    const transport = fakeTransport((b) => b.map((e) => httpError(e, 403)))
+    const first = await persistent({ persistenceKey: key }, transport)
+    await first.clock.advance(2000)
+    const e = first.outbox.emit('m', {})
+    await until(() => first.outbox.failed.value.length === 1)
+    await first.outbox.close()
+    const second = await persistent({ persistenceKey: key })
+    expect(second.outbox.failed.value.map((f) => [f.emitId, f.error.code])).toEqual([[e.emitId, 403]])
+    second.outbox.retry(e.emitId)
+    await second.clock.advance(2000)
+    await expect(second.outbox.delivered(e.emitId)).resolves.toMatchObject({ ok: true })
+    expect(second.transport.sent()).toEqual([e.emitId])
+  })
+})
+
+describe('several outboxes on one key', () => {
+  it('exactly one sends; the other’s emits reach it and both show the shared queue', async () => {
+    const key = freshKey()
+    const transport = heldTransport()
+    const clock = fakeClock()
+    const a = await persistent({ persistenceKey: key, clock }, transport)
+    const b = await persistent({ persistenceKey: key, clock }, transport)
+    await clock.advance(2000)
+    await until(() => true)
+    const x = a.outbox.emit('m', { chatId: 'c', n: 1 })
+    const y = b.outbox.emit('m', { chatId: 'c', n: 2 })
+    await until(() => transport.open.length === 1)
+    await until(() => a.outbox.size.value === 2 && b.outbox.size.value === 2)
+    expect(a.outbox.pending.value.map((i) => i.emitId)).toEqual(b.outbox.pending.value.map((i) => i.emitId))
+    transport.settle()
+    await until(() => transport.open.length === 1)
+    transport.settle()
+    await until(() => a.outbox.size.value === 0 && b.outbox.size.value === 0)
+    await expect(a.outbox.delivered(x.emitId)).resolves.toMatchObject({ ok: true })
+    await expect(b.outbox.delivered(y.emitId)).resolves.toMatchObject({ ok: true })
+    expect(transport.open).toHaveLength(0)
+  })
+
+  it('hands over when the sender closes, without resending what was acked', async () => {
+    const key = freshKey()
+    const transport = fakeTransport()
+    const clock = fakeClock()
+    const a = await persistent({ persistenceKey: key, clock }, transport)
+    const b = await persistent({ persistenceKey: key, clock, network: manualNetwork(true) }, transport)
+    await clock.advance(2000)
+    const first = a.outbox.emit('m', { n: 1 })
+    await until(
+      () => b.outbox.status(first.emitId).value === 'delivered' || a.outbox.status(first.emitId).value === 'delivered',
+    )
+    await a.outbox.close()
+    const second = b.outbox.emit('m', { n: 2 })
+    await clock.advance(3000)
+    await until(() => b.outbox.status(second.emitId).value === 'delivered')
+    expect(transport.sent()).toEqual([first.emitId, second.emitId])
+  })
+})

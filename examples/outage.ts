@@ -38,7 +38,13 @@ outbox.subscribe(({ pending }) => {
 })
 
 console.log(`${time()}  server is DOWN; emitting 3 messages in chat c1 and 2 in chat c2`)
-const messages = [['c1', 'hello'], ['c2', 'hi there'], ['c1', 'are you there?'], ['c2', 'ping'], ['c1', 'bye']]
+const messages = [
+  ['c1', 'hello'],
+  ['c2', 'hi there'],
+  ['c1', 'are you there?'],
+  ['c2', 'ping'],
+  ['c1', 'bye'],
+]
 const envelopes = messages.map(([chatId, text]) => outbox.emit('user:message', { chatId, text }))
 
 await new Promise((resolve) => setTimeout(resolve, 2500))

@@ -222,12 +222,17 @@ export function createOutbox(options: OutboxOptions): Outbox {
         queue.version.value
         return statusOf(emitId)
       }),
-    lane: (name) =>
-      computed(() => {
+    lane: (name) => {
+      let last: readonly OutboxItem[] = []
+      return computed(() => {
         queue.version.value
         const ids = queue.lanes.get(name) ?? []
-        return ids.map((id) => queue.get(id)?.item).filter((i): i is OutboxItem => i !== undefined)
-      }),
+        const items = ids.map((id) => queue.get(id)?.item).filter((i): i is OutboxItem => i !== undefined)
+        // Unchanged lane, same array: a chat view does not re-render for other chats' traffic.
+        if (items.length === last.length && items.every((item, i) => item === last[i])) return last
+        return (last = items)
+      })
+    },
     flush: () => {
       if (closed) return Promise.resolve()
       persistence.forward({ op: 'flush' })

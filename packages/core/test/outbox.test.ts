@@ -66,6 +66,19 @@ describe('subscribe and signals', () => {
     expect(lane.value).toEqual([])
     expect(outbox.status('01ARZ3NDEKTSV4RRFFQ69G5FAV').value).toBe('unknown')
   })
+
+  it('keeps a lane’s array when only other lanes change', async () => {
+    const { outbox } = setup({}, heldTransport())
+    outbox.pause()
+    outbox.emit('m', { chatId: 'c1' })
+    const lane = outbox.lane('c1')
+    const before = lane.value
+    outbox.emit('m', { chatId: 'c2' })
+    expect(lane.value).toBe(before)
+    outbox.emit('m', { chatId: 'c1' })
+    expect(lane.value).not.toBe(before)
+    expect(lane.value).toHaveLength(2)
+  })
 })
 
 describe('events', () => {

@@ -68,7 +68,10 @@ describe('persistent mode', () => {
     const e = outbox.emit('user:message', { chatId: 'c', text: 'hi' })
     const storage = idbStorage(key)
     let records: Array<[string, unknown]> = []
-    await until(() => records.length === 1 || (void storage.load().then((r) => (records = r)), false))
+    for (let i = 0; i < 100 && records.length === 0; i++) {
+      await tick()
+      records = await storage.load()
+    }
     expect(records[0]?.[0]).toBe(e.emitId)
     expect(records[0]?.[1]).toMatchObject({ v: RECORD_VERSION, item: { emitId: e.emitId, payload: { text: 'hi' } } })
   })

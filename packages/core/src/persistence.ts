@@ -34,6 +34,9 @@ const storageError = (message: string, cause?: unknown): DeliveryError => ({
   hint: 'Items are kept in memory and will be stored again when storage works.',
 })
 
+/** How long start-up waits for storage before it goes on without it. */
+export const LOAD_TIMEOUT_MS = 3000
+
 /** How many settled emitIds a tab remembers, so a stale read of storage cannot revive them. */
 const TOMBSTONES = 10_000
 
@@ -241,7 +244,19 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       }
     }
 
-  const ready = load(true).then(() => {
+  // A blocked or hung IndexedDB must not hold delivery hostage: after LOAD_TIMEOUT_MS the outbox
+  // starts from memory, and stored items join whenever the read completes.
+  const ready = new Promise<void>((resolve) => {
+    const timer = clock.setTimeout(() => {
+      report(storageError(`Stored items did not load within ${LOAD_TIMEOUT_MS} ms; starting without them`))
+      resolve()
+    }, LOAD_TIMEOUT_MS)
+    void load(true).then(() => {
+      clock.clearTimeout(timer)
+      resolve()
+      scheduler.schedule()
+    })
+  }).then(() => {
     loaded = true
   })
 

@@ -154,7 +154,8 @@ describe('persistent mode', () => {
     })
     open.push(outbox)
     const c = outbox.emit('m', { chatId: 'c', n: 3 })
-    await clock.advance(3000)
+    await clock.advance(2500) // a leader is elected; the load has not timed out
+
     expect(transport.calls).toHaveLength(0)
     release()
     await outbox.ready
@@ -226,6 +227,34 @@ describe('persistent mode', () => {
     await until(() => inner.records.size === 1)
     expect(errors).toHaveLength(1)
     expect(outbox.size.value).toBe(1)
+  })
+
+  it('starts without stored items when storage hangs, and adds them when the read completes', async () => {
+    const inner = memoryStorage()
+    const before = await persistent({ persistenceKey: freshKey(), storage: inner, network: manualNetwork(false) })
+    const old = before.outbox.emit('m', { chatId: 'a' })
+    await before.outbox.close()
+    let release: () => void = () => {}
+    const hung: OutboxStorage = {
+      ...inner,
+      load: async () => {
+        await new Promise<void>((r) => (release = r))
+        return inner.load()
+      },
+    }
+    const clock = fakeClock()
+    const transport = fakeTransport()
+    const errors: DeliveryError[] = []
+    const outbox = createOutbox({ transport, mode: 'persistent', storage: hung, clock, network: manualNetwork() })
+    open.push(outbox)
+    outbox.on('outbox:error', (e) => errors.push(e.error))
+    const fresh = outbox.emit('m', { chatId: 'b' })
+    await clock.advance(3000)
+    await outbox.ready
+    expect(errors[0]).toMatchObject({ kind: 'storage', message: expect.stringMatching(/did not load within 3000 ms/) })
+    await until(() => outbox.status(fresh.emitId).value === 'delivered')
+    release()
+    await until(() => outbox.status(old.emitId).value === 'delivered')
   })
 
   it('works in memory, with a storage error, where IndexedDB is missing', async () => {

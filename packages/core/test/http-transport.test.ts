@@ -190,4 +190,25 @@ describe('httpTransport', () => {
     controller.abort()
     await expect(sending).rejects.toThrow()
   })
+
+  it('sends page-hide beacons with keepalive, within the 64 KiB budget', async () => {
+    const { url, seen } = await serve((body) => ({ body: ackFor(body) }))
+    const t = httpTransport({ url, headers: () => ({ authorization: 'Bearer t' }) })
+    await t.send([envelope(0)], signal()) // headers are remembered from the last send
+    const big = (n: number) => envelope(n, { payload: { blob: 'x'.repeat(30 * 1024) } })
+    t.sendBeacon?.([big(1), big(2), big(3)])
+    for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setImmediate(r))
+    for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r))
+    expect(seen).toHaveLength(3)
+    expect(seen.slice(1).map((s) => (s.body as EmitEnvelope).emitId)).toEqual([big(1).emitId, big(2).emitId])
+    expect(seen[1]?.headers['idempotency-key']).toBe(`"${big(1).emitId}"`)
+    expect(seen[1]?.headers.authorization).toBe('Bearer t')
+  })
+
+  it('sends beacons as batches in batch mode', async () => {
+    const { url, seen } = await serve(() => ({ body: '{}' }))
+    httpTransport({ url, batch: { maxItems: 2 } }).sendBeacon?.([envelope(1), envelope(2), envelope(3)])
+    for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setImmediate(r))
+    expect(seen.map((s) => (s.body as { envelopes: EmitEnvelope[] }).envelopes.length).sort()).toEqual([1, 2])
+  })
 })

@@ -23,6 +23,7 @@ export type Command = { op: 'discard' | 'retry'; emitId: string } | { op: 'retry
 
 type Message =
   | { t: 'changed' }
+  | { t: 'delta'; puts: Array<readonly [string, unknown]>; deletes: string[] }
   | { t: 'notice'; notice: RemoteNotice }
   | { t: 'cmd'; cmd: Command }
   | { t: 'emit'; record: StoredRecord }
@@ -93,7 +94,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
 
   const persister: Persister = createPersister(storage, {
     onError: (error) => report(storageError('Could not store outbox items; keeping them in memory', error)),
-    onCommitted: () => post({ t: 'changed' }),
+    onCommitted: (puts, deletes) => post({ t: 'delta', puts: [...puts], deletes: [...deletes] }),
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
   })
   store.setPersister(persister)
@@ -107,8 +108,11 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   }
   const reportedBad = new Set<string>()
 
-  /** Brings the queue in step with storage. The sender only adds what it lacks; followers mirror. */
-  const merge = (records: Array<[string, unknown]>, initial: boolean) => {
+  /**
+   * Brings the queue in step with stored records. The sender only adds what it lacks; followers
+   * mirror. With `complete`, records are all of storage, so a follower also drops what is gone.
+   */
+  const merge = (records: ReadonlyArray<readonly [string, unknown]>, complete: boolean) => {
     const seen = new Set<string>()
     for (const [rawKey, value] of records) {
       const id = String(rawKey)
@@ -153,7 +157,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
         failSeq: 0,
       })
     }
-    if (leading || initial) return
+    if (leading || !complete) return
     // Durable items gone from storage were settled by the sender.
     for (const [id, entry] of queue.entries())
       if (entry.policy.durable && !seen.has(id) && !persister.unwritten(id)) queue.remove(id)
@@ -161,7 +165,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       if (!seen.has(id) && !persister.unwritten(id) && !store.isVolatileFailed(id)) queue.removeFailed(id)
   }
 
-  const load = async (initial: boolean) => {
+  const load = async (complete: boolean) => {
     let records: Array<[string, unknown]>
     try {
       records = await (storage as OutboxStorage).load()
@@ -169,7 +173,22 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       report(storageError('Could not read stored outbox items', error))
       return
     }
-    batch(() => merge(records, initial))
+    batch(() => merge(records, complete))
+  }
+
+  /** Another tab wrote these records: apply them without reading storage again. */
+  const applyDelta = (puts: ReadonlyArray<readonly [string, unknown]>, deletes: readonly string[]) => {
+    batch(() => {
+      merge(puts, false)
+      if (leading) return
+      for (const id of deletes) {
+        if (persister.unwritten(id)) continue
+        const entry = queue.get(id)
+        if (entry?.policy.durable) queue.remove(id)
+        else if (!entry && !store.isVolatileFailed(id)) queue.removeFailed(id)
+      }
+    })
+    if (leading) scheduler.schedule()
   }
 
   // One read of storage at a time; changes announced meanwhile cause exactly one more.
@@ -181,7 +200,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       again = true
       return
     }
-    syncing = load(false).finally(() => {
+    syncing = load(true).finally(() => {
       syncing = null
       if (leading) scheduler.schedule()
       if (again) {
@@ -218,7 +237,10 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   if (channel)
     channel.onmessage = ({ data }: MessageEvent<Message>) => {
       if (data?.t === 'changed') sync()
-      else if (data?.t === 'notice' && !leading) {
+      else if (data?.t === 'delta') {
+        if (buffered) buffered.push(data)
+        else applyDelta(data.puts, data.deletes)
+      } else if (data?.t === 'notice' && !leading) {
         mirroring = true
         try {
           batch(() => store.applyRemote(data.notice))
@@ -246,18 +268,22 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
 
   // A blocked or hung IndexedDB must not hold delivery hostage: after LOAD_TIMEOUT_MS the outbox
   // starts from memory, and stored items join whenever the read completes.
+  let buffered: Array<Extract<Message, { t: 'delta' }>> | null = []
   const ready = new Promise<void>((resolve) => {
     const timer = clock.setTimeout(() => {
       report(storageError(`Stored items did not load within ${LOAD_TIMEOUT_MS} ms; starting without them`))
       resolve()
     }, LOAD_TIMEOUT_MS)
-    void load(true).then(() => {
+    void load(false).then(() => {
       clock.clearTimeout(timer)
       resolve()
       scheduler.schedule()
     })
   }).then(() => {
     loaded = true
+    // Deltas that arrived during the first read may be newer than what it saw.
+    for (const d of buffered ?? []) applyDelta(d.puts, d.deletes)
+    buffered = null
   })
 
   const leadership: Leadership = electLeader(

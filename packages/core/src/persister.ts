@@ -10,8 +10,8 @@ export function createPersister(
   options: {
     onError: (error: unknown) => void
     onRecovered?: () => void
-    /** Each write that went through (other tabs are told to look). */
-    onCommitted?: () => void
+    /** Each write that went through, with what it wrote (other tabs are told). */
+    onCommitted?: (puts: ReadonlyArray<readonly [string, unknown]>, deletes: readonly string[]) => void
     setTimeout: (fn: () => void, ms: number) => unknown
     retryMs?: number
   },
@@ -44,7 +44,7 @@ export function createPersister(
       () => {
         writing = null
         writingKeys = new Map()
-        options.onCommitted?.()
+        options.onCommitted?.(puts, deletes)
         if (failing) {
           failing = false
           options.onRecovered?.()

@@ -24,7 +24,8 @@ export function createEmitter<Events extends Record<string, unknown>>() {
   }
 }
 
-const reportError = (error: unknown): void => {
+/** Reports an error thrown by app code (a listener, a subscriber) without breaking the outbox. */
+export const reportError = (error: unknown): void => {
   if (typeof globalThis.reportError === 'function') globalThis.reportError(error)
   else
     queueMicrotask(() => {

@@ -1,7 +1,7 @@
 import { batch, computed, effect, type ReadonlySignal, signal } from '@preact/signals-core'
 import { createBreaker } from './breaker.ts'
 import { normalizeCoalesce, resolvePolicy } from './coalesce.ts'
-import { createEmitter } from './emitter.ts'
+import { createEmitter, reportError } from './emitter.ts'
 import { assertEmitInput, assertSize, resolveKeys } from './envelope.ts'
 import { InvalidEmitError, OutboxClosedError, OutboxError, OutboxFullError } from './errors.ts'
 import { defaultNetwork } from './network.ts'
@@ -34,14 +34,6 @@ const realClock: Clock = {
 export const defaultLane = (_event: string, payload: Record<string, unknown>): string => {
   const lane = payload.chatId ?? payload.streamId
   return typeof lane === 'string' || typeof lane === 'number' ? String(lane) : 'default'
-}
-
-const reportError = (error: unknown) => {
-  if (typeof globalThis.reportError === 'function') globalThis.reportError(error)
-  else
-    queueMicrotask(() => {
-      throw error
-    })
 }
 
 function assertOptions(options: OutboxOptions): void {

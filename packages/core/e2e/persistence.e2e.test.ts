@@ -110,6 +110,14 @@ describe('persistence in a real browser', () => {
       },
     },
     {
+      name: 'IndexedDB refusing to open',
+      init: () => {
+        IDBFactory.prototype.open = () => {
+          throw new DOMException('The user denied permission to access the database.', 'SecurityError')
+        }
+      },
+    },
+    {
       name: 'IndexedDB over quota',
       init: () => {
         const quota = () => {

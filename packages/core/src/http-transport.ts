@@ -102,11 +102,11 @@ export function httpTransport(options: HttpTransportOptions): Transport {
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       })
     },
-    sendBeacon(envelopes) {
+    sendBeacon(groups) {
       if (typeof fetch !== 'function') return
-      const groups = batchMode ? chunk(envelopes, maxBatch) : envelopes.map((e) => [e])
       let budget = KEEPALIVE_BYTES
       for (const group of groups) {
+        if (group.length === 0) continue
         const text = JSON.stringify(body(group))
         budget -= text.length * 3 > budget ? new TextEncoder().encode(text).length : text.length
         if (budget < 0) return
@@ -117,10 +117,4 @@ export function httpTransport(options: HttpTransportOptions): Transport {
       }
     },
   }
-}
-
-const chunk = <T>(items: readonly T[], size: number): T[][] => {
-  const out: T[][] = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
 }

@@ -96,17 +96,20 @@ export function createOutbox(options: OutboxOptions): Outbox {
     if (isOnline) scheduler.expedite()
   })
 
-  // The last moment of a closing tab: hand what is not in flight to keepalive requests. The items
-  // stay stored until a later session sees their ack; the server deduplicates the resend.
+  // The last moment of a closing tab: each lane with nothing in flight hands its next items (one
+  // request per lane, so nothing overtakes) to keepalive requests. They stay stored until a later
+  // session sees their ack; the server deduplicates the resend.
   const stopPageHide = onPageHide(() => {
-    if (closed || !loaded || !online.peek() || !persistence.leading() || !options.transport.sendBeacon) return
-    const envelopes = [...queue.lanes.values()].flatMap((ids) =>
-      ids.flatMap((id) => {
-        const item = queue.get(id)?.item
-        return item && item.status !== 'sending' ? [store.envelopeOf(item)] : []
-      }),
-    )
-    if (envelopes.length > 0) options.transport.sendBeacon(envelopes)
+    const beacon = options.transport.sendBeacon
+    if (closed || !loaded || !online.peek() || !persistence.leading() || !beacon) return
+    const perLane = Math.max(1, options.transport.maxBatch ?? 1)
+    const groups: EmitEnvelope[][] = []
+    for (const ids of queue.lanes.values()) {
+      const items = ids.slice(0, perLane).map((id) => queue.get(id)?.item)
+      if (items.some((item) => !item || item.status === 'sending')) continue
+      groups.push(items.map((item) => store.envelopeOf(item as OutboxItem)))
+    }
+    if (groups.length > 0) beacon.call(options.transport, groups)
   })
 
   const state: ReadonlySignal<OutboxState> = computed(() => {

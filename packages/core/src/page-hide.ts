@@ -1,17 +1,30 @@
 /**
- * Calls `onHide` when the page is hidden or unloaded (`visibilitychange` to hidden, `pagehide`):
- * the last moment a tab can hand its pending items to a `keepalive` request. Returns the detach.
+ * Calls `onHide` once when the page is hidden or unloaded (`visibilitychange` to hidden, then
+ * usually `pagehide`): the last moment a tab can hand its pending items to `keepalive` requests.
+ * It fires again only after the page was shown. Returns the detach.
  */
 export function onPageHide(onHide: () => void): () => void {
   if (typeof window === 'undefined' || typeof document === 'undefined' || typeof window.addEventListener !== 'function')
     return () => {}
-  const visibility = () => {
-    if (document.visibilityState === 'hidden') onHide()
+  let hidden = false
+  const hide = () => {
+    if (hidden) return
+    hidden = true
+    onHide()
   }
-  window.addEventListener('pagehide', onHide)
+  const visibility = () => {
+    if (document.visibilityState === 'hidden') hide()
+    else hidden = false
+  }
+  const show = () => {
+    hidden = false
+  }
+  window.addEventListener('pagehide', hide)
+  window.addEventListener('pageshow', show)
   document.addEventListener('visibilitychange', visibility)
   return () => {
-    window.removeEventListener('pagehide', onHide)
+    window.removeEventListener('pagehide', hide)
+    window.removeEventListener('pageshow', show)
     document.removeEventListener('visibilitychange', visibility)
   }
 }

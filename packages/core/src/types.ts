@@ -67,8 +67,12 @@ export interface Transport {
   send(batch: readonly EmitEnvelope[], signal: AbortSignal): Promise<readonly DeliveryResult[]>
   /** Most envelopes one `send` accepts; default 1. */
   readonly maxBatch?: number
-  /** Best-effort send that outlives the page (`fetch` with `keepalive`); used on page hide. */
-  sendBeacon?(batch: readonly EmitEnvelope[]): void
+  /**
+   * Best-effort sends that outlive the page (`fetch` with `keepalive`), used on page hide: one
+   * request per group, each group one lane's next items (at most `maxBatch`), within the browser's
+   * keepalive budget.
+   */
+  sendBeacon?(groups: ReadonlyArray<readonly EmitEnvelope[]>): void
 }
 
 /** Reports connectivity. `online` is a hint: a network error while online still backs off. */

@@ -196,7 +196,7 @@ describe('httpTransport', () => {
     const t = httpTransport({ url, headers: () => ({ authorization: 'Bearer t' }) })
     await t.send([envelope(0)], signal()) // headers are remembered from the last send
     const big = (n: number) => envelope(n, { payload: { blob: 'x'.repeat(30 * 1024) } })
-    t.sendBeacon?.([big(1), big(2), big(3)])
+    t.sendBeacon?.([[big(1)], [big(2)], [big(3)]])
     for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setImmediate(r))
     for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r))
     expect(seen).toHaveLength(3)
@@ -205,10 +205,14 @@ describe('httpTransport', () => {
     expect(seen[1]?.headers.authorization).toBe('Bearer t')
   })
 
-  it('sends beacons as batches in batch mode', async () => {
+  it('sends one beacon request per group in batch mode', async () => {
     const { url, seen } = await serve(() => ({ body: '{}' }))
-    httpTransport({ url, batch: { maxItems: 2 } }).sendBeacon?.([envelope(1), envelope(2), envelope(3)])
+    httpTransport({ url, batch: { maxItems: 2 } }).sendBeacon?.([[envelope(1), envelope(2)], [envelope(3)]])
     for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setImmediate(r))
-    expect(seen.map((s) => (s.body as { envelopes: EmitEnvelope[] }).envelopes.length).sort()).toEqual([1, 2])
+    const sizes = seen.map((s) => (s.body as { envelopes: EmitEnvelope[] }).envelopes.map((e) => e.emitId))
+    expect(sizes.sort((a, b) => b.length - a.length)).toEqual([
+      [envelope(1).emitId, envelope(2).emitId],
+      [envelope(3).emitId],
+    ])
   })
 })

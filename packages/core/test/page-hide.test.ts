@@ -4,29 +4,42 @@ import { createOutbox } from '../src/outbox.ts'
 import type { EmitEnvelope, Transport } from '../src/types.ts'
 import { fakeClock, heldTransport, manualNetwork, tick } from './helpers.ts'
 
-function beaconTransport() {
+function beaconTransport(maxBatch = 1) {
   const held = heldTransport()
-  const beacons: EmitEnvelope[][] = []
-  const transport: Transport = { send: held.send, sendBeacon: (batch) => void beacons.push([...batch]) }
+  const beacons: string[][][] = []
+  const transport: Transport = {
+    maxBatch,
+    send: held.send,
+    sendBeacon: (groups) => void beacons.push(groups.map((g) => g.map((e: EmitEnvelope) => e.emitId))),
+  }
   return { transport, beacons, held }
 }
 
 describe('page hide', () => {
-  it('hands pending items that are not in flight to keepalive requests, and keeps them pending', async () => {
+  it('hands each idle lane’s head to a keepalive request, skipping lanes with a call in flight', async () => {
     const { transport, beacons } = beaconTransport()
-    const network = manualNetwork()
-    const outbox = createOutbox({ transport, clock: fakeClock(), network })
-    const a1 = outbox.emit('m', { chatId: 'a' })
-    await tick() // a1 is now in flight
-    const a2 = outbox.emit('m', { chatId: 'a' })
+    const outbox = createOutbox({ transport, clock: fakeClock(), network: manualNetwork() })
+    outbox.emit('m', { chatId: 'a' })
+    await tick() // a's head is now in flight: nothing of lane a may overtake it
+    outbox.emit('m', { chatId: 'a' })
     outbox.pause()
     const b1 = outbox.emit('m', { chatId: 'b' })
+    outbox.emit('m', { chatId: 'b' })
+    const c1 = outbox.emit('m', { chatId: 'c' })
     window.dispatchEvent(new Event('pagehide'))
-    expect(beacons).toEqual([
-      [expect.objectContaining({ emitId: a2.emitId }), expect.objectContaining({ emitId: b1.emitId })],
-    ])
-    expect(beacons[0]?.some((e) => e.emitId === a1.emitId)).toBe(false)
-    expect(outbox.size.value).toBe(3)
+    expect(beacons).toEqual([[[b1.emitId], [c1.emitId]]])
+    expect(outbox.size.value).toBe(5)
+    await outbox.close()
+  })
+
+  it('hands up to maxBatch items of a lane to one request in batch mode', async () => {
+    const { transport, beacons } = beaconTransport(2)
+    const outbox = createOutbox({ transport, clock: fakeClock(), network: manualNetwork() })
+    outbox.pause()
+    const ids = [1, 2, 3].map((n) => outbox.emit('m', { chatId: 'a', n }).emitId)
+    document.dispatchEvent(new Event('visibilitychange'))
+    window.dispatchEvent(new Event('pagehide'))
+    expect(beacons).toEqual([[[ids[0], ids[1]]]])
     await outbox.close()
   })
 
@@ -36,15 +49,24 @@ describe('page hide', () => {
     const outbox = createOutbox({ transport, clock: fakeClock(), network })
     outbox.pause()
     outbox.emit('m', {})
-    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' })
+    let visibility = 'hidden'
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => visibility })
     document.dispatchEvent(new Event('visibilitychange'))
     expect(beacons).toHaveLength(1)
+    window.dispatchEvent(new Event('pagehide')) // the same hide: not sent twice
+    expect(beacons).toHaveLength(1)
+    visibility = 'visible'
+    document.dispatchEvent(new Event('visibilitychange'))
     network.set(false)
     window.dispatchEvent(new Event('pagehide'))
     expect(beacons).toHaveLength(1)
     network.set(true)
-    await outbox.close()
+    window.dispatchEvent(new Event('pageshow'))
     window.dispatchEvent(new Event('pagehide'))
-    expect(beacons).toHaveLength(1)
+    expect(beacons).toHaveLength(2)
+    await outbox.close()
+    window.dispatchEvent(new Event('pageshow'))
+    window.dispatchEvent(new Event('pagehide'))
+    expect(beacons).toHaveLength(2)
   })
 })

@@ -49,7 +49,7 @@ export type ChatClientOptions = {
   userId: string
   /** Default `'general'`. */
   chatId?: string
-  /** Default `'/api/events'`. */
+  /** Default `'/api/events'`; `?user=<userId>` is appended. */
   url?: string
   /** Default: the browser's online/offline events. */
   network?: NetworkMonitor
@@ -79,8 +79,9 @@ export const defaultOutboxSettings = (userId: string): OutboxSettings => ({
 export function createChatClient(options: ChatClientOptions) {
   const userId = options.userId
   const chatId = options.chatId ?? 'general'
-  const url = options.url ?? '/api/events'
-  const headers = { 'x-user': userId }
+  // The user rides in the URL, not a header: page-hide keepalive requests reuse the URL, but carry
+  // headers only once the transport has made a request in this session.
+  const url = `${options.url ?? '/api/events'}?user=${encodeURIComponent(userId)}`
   const network = options.network
   const storage = options.storage === undefined ? globalThis.localStorage : options.storage
   const storageKey = `playground:${userId}:entries`
@@ -115,6 +116,10 @@ export function createChatClient(options: ChatClientOptions) {
     box.on('outbox:dropped', ({ envelope, reason }) => {
       if (reason === 'discarded') patch(envelope.emitId, (entry) => (entry.kind === 'tool' ? entry : undefined))
     }),
+    // Typing is ephemeral: one that failed for good (a 403, say) is not worth a Retry button.
+    box.on('outbox:failed', ({ envelope }) => {
+      if (envelope.event.startsWith('typing')) box.discard(envelope.emitId)
+    }),
   ]
 
   /**
@@ -147,7 +152,7 @@ export function createChatClient(options: ChatClientOptions) {
     }
     fetch(url, {
       method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': `"${emitId}"` },
+      headers: { 'content-type': 'application/json', 'idempotency-key': `"${emitId}"` },
       body: JSON.stringify(envelope),
     })
       .then(async (response) => {
@@ -225,7 +230,7 @@ export function createChatClient(options: ChatClientOptions) {
       const box = createOutbox({
         ...base,
         ...settings,
-        transport: httpTransport({ url, headers, timeoutMs: 8_000 }),
+        transport: httpTransport({ url, timeoutMs: 8_000 }),
         ...(network ? { network } : {}),
       })
       for (const stop of stopListening) stop()

@@ -16,7 +16,7 @@ const n = (table: Record<string, number>, key: string) => table[key] ?? 0
 export function facts(view: ServerView, keystrokes: number): Array<[string, string]> {
   const { counters: c } = view
   const duplicates = Object.values(c.messageApplies).filter((times) => times > 1).length
-  const typing = n(c.requests, 'typing:start') + n(c.requests, 'typing:stop')
+  const typing = n(c.applied, 'typing:start') + n(c.applied, 'typing:stop')
   return [
     [
       'messages stored',

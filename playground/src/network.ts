@@ -1,4 +1,4 @@
-import { browserNetwork, type NetworkMonitor } from '@outbox/core'
+import { alwaysOnline, browserNetwork, type NetworkMonitor } from '@outbox/core'
 
 /** A NetworkMonitor with a switch: offline when the switch is off or the browser is offline. */
 export type SwitchableNetwork = NetworkMonitor & {
@@ -6,7 +6,10 @@ export type SwitchableNetwork = NetworkMonitor & {
   setSwitch(online: boolean): void
 }
 
-export function switchableNetwork(initial: boolean, base: NetworkMonitor = browserNetwork()): SwitchableNetwork {
+export function switchableNetwork(
+  initial: boolean,
+  base: NetworkMonitor = typeof window === 'undefined' ? alwaysOnline : browserNetwork(),
+): SwitchableNetwork {
   let on = initial
   let last = on && base.online
   const listeners = new Set<(online: boolean) => void>()

@@ -28,9 +28,12 @@ export function sizeHistory(outbox: Readable<Outbox>, { everyMs = 500, windowMs 
 
 export type SizeHistory = ReturnType<typeof sizeHistory>
 
-export type ChartGeometry = { line: string; area: string; max: number; failedLine: string }
+export type ChartGeometry = { line: string; area: string; max: number; failedLine: string; spanS: number }
 
-/** SVG paths for the samples in a `width` × `height` box, newest at the right edge. */
+/**
+ * SVG paths for the samples in a `width` × `height` box, newest at the right edge. The time axis
+ * spans the samples (15 s at least, `windowMs` at most), so a fresh page fills the chart.
+ */
 export function chartPaths(
   samples: readonly SizeSample[],
   width: number,
@@ -38,9 +41,11 @@ export function chartPaths(
   windowMs: number,
 ): ChartGeometry {
   const last = samples.at(-1)
-  if (!last) return { line: '', area: '', max: 1, failedLine: '' }
+  const first = samples[0]
+  if (!last || !first) return { line: '', area: '', max: 1, failedLine: '', spanS: 0 }
+  const span = Math.min(windowMs, Math.max(15_000, last.at - first.at))
   const max = Math.max(4, ...samples.map((s) => Math.max(s.size, s.failed)))
-  const x = (at: number) => (width * (1 - (last.at - at) / windowMs)).toFixed(1)
+  const x = (at: number) => (width * (1 - (last.at - at) / span)).toFixed(1)
   const y = (v: number) => (height - 2 - ((height - 4) * v) / max).toFixed(1)
   // Steps, not slopes: the queue size changes at an instant and holds.
   const steps = (value: (s: SizeSample) => number) =>
@@ -53,11 +58,11 @@ export function chartPaths(
       })
       .join('')
   const line = steps((s) => s.size)
-  const first = samples[0] as SizeSample
   return {
     line,
     area: `${line}V${height}H${x(first.at)}Z`,
     max,
     failedLine: steps((s) => s.failed),
+    spanS: Math.round(span / 1000),
   }
 }

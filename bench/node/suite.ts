@@ -1,0 +1,149 @@
+/**
+ * The Node half of the suite (memory mode), run as a child process so the client does not share
+ * an event loop with the server in the parent. Prints one JSON line: { results: [...] }.
+ * Usage: node --import tsx node/suite.ts '<json config>'
+ */
+import { Session } from 'node:inspector/promises'
+import { createOutbox, type EmitEnvelope, httpTransport, type Transport } from '@outbox/core'
+import { moduleName } from '../lib/bundle.ts'
+import { fetchTransport } from '../lib/fetch-transport.ts'
+import { chatPayload } from '../lib/payload.ts'
+import { byModule, type CpuProfile, inclusive, topFunctions } from '../lib/profile.ts'
+
+type Config = {
+  url: string
+  task: string
+  n: number
+  batch?: number
+  transport?: 'ky' | 'fetch'
+  /** Pass Math.random as OutboxOptions.random (ulid then skips crypto.getRandomValues). */
+  mathRandom?: boolean
+}
+const config = JSON.parse(process.argv[2] ?? '{}') as Config
+const api = `${config.url}/api/events`
+const now = () => performance.now()
+const rate = (n: number, ms: number) => (n / ms) * 1000
+const silent: Transport = { send: () => new Promise<never>(() => {}) }
+const payloads = (n: number) => Array.from({ length: n }, (_, i) => chatPayload(i))
+
+async function envelopes(n: number): Promise<EmitEnvelope[]> {
+  const o = createOutbox({ transport: silent, maxSize: n + 1 })
+  o.pause()
+  const list = payloads(n).map((p) => o.emit('user:message', p))
+  await o.close()
+  return list
+}
+
+/** Memory mode: `n` items emitted while paused, then `resume()`: time until the queue is empty. */
+async function deliver(n: number, batch: number, kind: 'ky' | 'fetch') {
+  const o = createOutbox({
+    transport:
+      kind === 'ky'
+        ? httpTransport({ url: api, batch: batch > 1 ? { maxItems: batch } : false })
+        : fetchTransport(api, batch),
+    maxSize: n + 1,
+  })
+  o.pause()
+  for (const p of payloads(n)) o.emit('user:message', p)
+  let failed = 0
+  o.on('outbox:failed', () => failed++)
+  const flushed = new Promise<void>((resolve) => o.on('outbox:flushed', () => resolve()))
+  const t0 = now()
+  o.resume()
+  await flushed
+  const ms = now() - t0
+  await o.close()
+  return { n, batch, ms, rate: rate(n, ms), failed }
+}
+
+async function bareLoop(n: number, batch: number) {
+  const list = await envelopes(n)
+  const t0 = now()
+  let acked = 0
+  for (let i = 0; i < n; i += batch) {
+    const chunk = list.slice(i, i + batch)
+    const first = chunk[0] as EmitEnvelope
+    const single = batch === 1
+    const res = await fetch(api, {
+      method: 'POST',
+      headers: single
+        ? { 'content-type': 'application/json', 'idempotency-key': `"${first.emitId}"` }
+        : { 'content-type': 'application/json' },
+      body: JSON.stringify(single ? first : { envelopes: chunk }),
+    })
+    const body = (await res.json()) as { ok?: boolean; results?: Array<{ ok: boolean }> }
+    acked += single ? (body.ok ? 1 : 0) : (body.results ?? []).filter((r) => r.ok).length
+  }
+  const ms = now() - t0
+  return { n, batch, ms, rate: rate(n, ms), acked }
+}
+
+/** A burst of `n` emits in one tick (memory mode, paused): emit cost and notifications. */
+async function burst(n: number) {
+  const o = createOutbox({ transport: silent, maxSize: n + 1, ...(config.mathRandom ? { random: Math.random } : {}) })
+  o.pause()
+  let notifications = -1 // subscribe calls once at once
+  let updates = 0
+  o.subscribe((s) => {
+    void s.size
+    notifications++
+  })
+  o.on('outbox:update', () => updates++)
+  const list = payloads(n)
+  const t0 = now()
+  for (const p of list) o.emit('user:message', p)
+  const emitMs = now() - t0
+  await new Promise((r) => setTimeout(r, 50))
+  await o.close()
+  return { n, emitMs, emitsPerSecond: rate(n, emitMs), usPerEmit: (emitMs * 1000) / n, notifications, updates }
+}
+
+/** A CPU profile of a burst of `n` emits (memory mode): where the synchronous emit time goes. */
+async function profileEmit(n: number) {
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 50 })
+  const o = createOutbox({ transport: silent, maxSize: n + 1 })
+  o.pause()
+  const list = payloads(n)
+  await session.post('Profiler.start')
+  const t0 = now()
+  for (const p of list) o.emit('user:message', p)
+  const emitMs = now() - t0
+  const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile }
+  await o.close()
+  session.disconnect()
+  return {
+    n,
+    emitMs,
+    top: topFunctions(profile, 25, (url) => moduleName(url)),
+    modules: byModule(profile, (url) => moduleName(url)),
+    inclusive: inclusive(profile, [
+      'emit',
+      'assertEmitInput',
+      'assertJson',
+      'resolveKeys',
+      'resolvePolicy',
+      'assertSize',
+      'stringify',
+      'parse',
+      'add',
+      'find',
+      'schedule',
+      'batch',
+    ]),
+  }
+}
+
+const tasks: Record<string, () => Promise<unknown>> = {
+  deliver: () => deliver(config.n, config.batch ?? 1, config.transport ?? 'ky'),
+  bare: () => bareLoop(config.n, config.batch ?? 1),
+  burst: () => burst(config.n),
+  profileEmit: () => profileEmit(config.n),
+}
+const task = tasks[config.task]
+if (!task) throw new Error(`unknown task ${config.task}`)
+const result = await task()
+process.stdout.write(`${JSON.stringify({ result })}\n`)
+process.exit(0)

@@ -981,6 +981,10 @@ function updateReadme(table: string) {
   const b = text.indexOf(end)
   if (a < 0 || b < a) return
   writeFileSync(path, `${text.slice(0, a + start.length)}\n${table}${text.slice(b)}`)
+  // The repository lints markdown too: let biome lay out the new tables.
+  try {
+    execFileSync(join(root, 'node_modules/.bin/biome'), ['format', '--write', path], { cwd: root, stdio: 'ignore' })
+  } catch {}
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,33 +33,44 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const host = options.host ?? '127.0.0.1'
   const worlds = createWorlds()
   const api = getRequestListener(createApp(worlds).fetch)
-  const http: Server = createServer()
-  const vite = await createVite({
-    root,
-    configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)),
-    logLevel: options.logs === false ? 'silent' : 'info',
-    server: { middlewareMode: true, hmr: { server: http } },
-    appType: 'mpa',
-  })
-  http.on('request', (req, res) => {
+  let vite: ViteDevServer | undefined
+  const http: Server = createServer((req, res) => {
     if (req.url?.startsWith('/api/')) void api(req, res)
+    else if (!vite) res.writeHead(503, { 'retry-after': '1' }).end('Starting, reload in a second.')
     else
       vite.middlewares(req, res, () => {
         res.statusCode = 404
         res.end('Not found')
       })
   })
+  // The port first, so a taken one fails fast, before Vite starts.
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
-    http.listen(options.port ?? 5173, host, () => resolve())
+    http.listen(options.port ?? 5173, host, () => {
+      http.off('error', reject)
+      resolve()
+    })
   })
+  try {
+    vite = await createVite({
+      root,
+      configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)),
+      logLevel: options.logs === false ? 'silent' : 'info',
+      server: { middlewareMode: true, hmr: { server: http } },
+      appType: 'mpa',
+    })
+  } catch (error) {
+    http.close()
+    throw error
+  }
+  const started = vite
   const { port } = http.address() as AddressInfo
   return {
     url: `http://${host}:${port}/`,
     worlds,
-    vite,
+    vite: started,
     async close() {
-      await vite.close()
+      await started.close()
       http.closeAllConnections()
       await new Promise<void>((resolve) => http.close(() => resolve()))
     },

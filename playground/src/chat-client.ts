@@ -99,6 +99,11 @@ export function createChatClient(options: ChatClientOptions) {
   const outbox = writable<Outbox>(undefined as unknown as Outbox)
 
   entries.subscribe((list) => storage?.setItem(storageKey, JSON.stringify(list)))
+  // Another tab of the same user (sharing the outbox) sent or settled something.
+  const onStorage = (event: StorageEvent) => {
+    if (event.key === storageKey && storage) entries.set(load(storage, storageKey))
+  }
+  globalThis.addEventListener?.('storage', onStorage)
   readUpTo.subscribe((id) => (id === undefined ? storage?.removeItem(readKey) : storage?.setItem(readKey, id)))
 
   const patch = (emitId: string, change: (entry: ChatEntry) => ChatEntry | undefined) =>
@@ -308,6 +313,7 @@ export function createChatClient(options: ChatClientOptions) {
 
     async close(): Promise<void> {
       clearTimeout(idle)
+      globalThis.removeEventListener?.('storage', onStorage)
       for (const stop of stopListening) stop()
       await current?.close()
     },

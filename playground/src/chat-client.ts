@@ -1,49 +1,32 @@
 import {
   createOutbox,
   type DeliveryStatus,
-  type EmitEnvelope,
   type EmitOptions,
   httpTransport,
   type NetworkMonitor,
   type Outbox,
   type OutboxOptions,
 } from '@outbox/core'
+import { directSend } from './direct-send.ts'
+import {
+  type ChatEntry,
+  createSentLog,
+  type DirectStatus,
+  type EntryBase,
+  type KeyValueStorage,
+  type MessageEntry,
+  type ToolEntry,
+} from './sent-log.ts'
 import { type Readable, writable } from './store.ts'
 import { shortId, ulid } from './ulid.ts'
 
-/** How an event sent with the outbox switched off fared: one attempt, nothing kept. */
-export type DirectStatus = 'sending' | 'sent' | 'lost'
-
-type EntryBase = {
-  emitId: string
-  at: number
-  /** The server's ack, kept with the entry: the outbox remembers acks only in memory. */
-  ack?: Record<string, unknown>
-  /** Set when sent with the outbox switched off. */
-  direct?: DirectStatus
-}
-
-export type MessageEntry = EntryBase & { kind: 'message'; messageId: string; text: string }
-
-export type ToolEntry = EntryBase & {
-  kind: 'tool'
-  requestId: string
-  tool: string
-  args: Record<string, unknown>
-  /** `discarded`: cancelled before it left the outbox; `requested`: a `tool:abort` was sent. */
-  abort?: 'discarded' | 'requested'
-}
-
-/** What this user sent, in send order; the page's chat renders it with each item's status. */
-export type ChatEntry = MessageEntry | ToolEntry
+export type { ChatEntry, DirectStatus, MessageEntry, ToolEntry } from './sent-log.ts'
 
 /** A status a chat row shows: the outbox's, `lost` for a direct send that failed, `cancelled` for an aborted tool call. */
 export type EntryStatus = DeliveryStatus | 'lost' | 'cancelled'
 
 /** Outbox options the client takes; the transport and network come from the client. */
 export type OutboxSettings = Omit<OutboxOptions, 'transport' | 'network'>
-
-type KeyValueStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>
 
 export type ChatClientOptions = {
   userId: string
@@ -84,11 +67,11 @@ export function createChatClient(options: ChatClientOptions) {
   const url = `${options.url ?? '/api/events'}?user=${encodeURIComponent(userId)}`
   const network = options.network
   const storage = options.storage === undefined ? globalThis.localStorage : options.storage
-  const storageKey = `playground:${userId}:entries`
   const readKey = `playground:${userId}:read`
   const base = { ...defaultOutboxSettings(userId), ...options.outbox }
 
-  const entries = writable<readonly ChatEntry[]>(load(storage, storageKey))
+  const log = createSentLog(storage, userId)
+  const { patch } = log
   const readUpTo = writable<string | undefined>(storage?.getItem(readKey) ?? undefined)
   const keystrokes = writable(0)
   const enabled = writable(false)
@@ -98,22 +81,7 @@ export function createChatClient(options: ChatClientOptions) {
   let stopListening: Array<() => void> = []
   const outbox = writable<Outbox>(undefined as unknown as Outbox)
 
-  entries.subscribe((list) => storage?.setItem(storageKey, JSON.stringify(list)))
-  // Another tab of the same user (sharing the outbox) sent or settled something.
-  const onStorage = (event: StorageEvent) => {
-    if (event.key === storageKey && storage) entries.set(load(storage, storageKey))
-  }
-  globalThis.addEventListener?.('storage', onStorage)
   readUpTo.subscribe((id) => (id === undefined ? storage?.removeItem(readKey) : storage?.setItem(readKey, id)))
-
-  const patch = (emitId: string, change: (entry: ChatEntry) => ChatEntry | undefined) =>
-    entries.update((list) =>
-      list.flatMap((entry) => {
-        if (entry.emitId !== emitId) return [entry]
-        const next = change(entry)
-        return next ? [next] : []
-      }),
-    )
 
   const listen = (box: Outbox) => [
     box.on('outbox:acked', ({ envelope, ack }) => patch(envelope.emitId, (entry) => ({ ...entry, ack }))),
@@ -133,7 +101,7 @@ export function createChatClient(options: ChatClientOptions) {
    * server deduplicates.
    */
   const recover = (box: Outbox) => {
-    for (const entry of entries.get()) {
+    for (const entry of log.all()) {
       if (
         entry.ack ||
         entry.direct ||
@@ -145,26 +113,16 @@ export function createChatClient(options: ChatClientOptions) {
     }
   }
 
-  /** One plain request with no retry: what the app would do without an outbox. */
+  /** With the outbox off: one plain request, its fate written on the entry. */
   const direct = (event: string, payload: Record<string, unknown>, lane: string): string => {
     const emitId = ulid()
-    const envelope: EmitEnvelope = { emitId, event, payload, lane, createdAt: Date.now() }
     const settle = (status: DirectStatus, ack?: Record<string, unknown>) =>
       patch(emitId, (entry) => ({ ...entry, direct: status, ...(ack ? { ack } : {}) }))
-    if (network && !network.online) {
-      queueMicrotask(() => settle('lost'))
-      return emitId
-    }
-    fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `"${emitId}"` },
-      body: JSON.stringify(envelope),
-    })
-      .then(async (response) => {
-        const ack = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined
-        settle(response.ok && ack?.ok === true ? 'sent' : 'lost', ack?.ok === true ? ack : undefined)
-      })
-      .catch(() => settle('lost'))
+    if (network && !network.online) queueMicrotask(() => settle('lost'))
+    else
+      void directSend(url, { emitId, event, payload, lane, createdAt: Date.now() }).then((result) =>
+        result.status === 'sent' ? settle('sent', result.ack) : settle('lost'),
+      )
     return emitId
   }
 
@@ -179,7 +137,7 @@ export function createChatClient(options: ChatClientOptions) {
     const emitId = send('user:message', { chatId, messageId, userId, text: p.text }, chatId)
     const entry: MessageEntry = { kind: 'message', emitId, at: Date.now(), messageId, text: p.text }
     if (!enabled.get()) entry.direct = 'sending'
-    entries.update((list) => [...list, entry])
+    log.append(entry)
     return entry
   }
 
@@ -189,7 +147,7 @@ export function createChatClient(options: ChatClientOptions) {
     const emitId = send('tool:call', { chatId, requestId, tool: p.tool, args }, LANES.tools)
     const entry: ToolEntry = { kind: 'tool', emitId, at: Date.now(), requestId, tool: p.tool, args }
     if (!enabled.get()) entry.direct = 'sending'
-    entries.update((list) => [...list, entry])
+    log.append(entry)
     return entry
   }
 
@@ -223,7 +181,7 @@ export function createChatClient(options: ChatClientOptions) {
     outbox: outbox as Readable<Outbox>,
     enabled: enabled as Readable<boolean>,
     generation: generation as Readable<number>,
-    entries: entries as Readable<readonly ChatEntry[]>,
+    entries: log.entries,
     /** The last bot message this user marked read. */
     readUpTo: readUpTo as Readable<string | undefined>,
     /** Keystrokes typed, to compare with the typing events that reach the server. */
@@ -283,7 +241,7 @@ export function createChatClient(options: ChatClientOptions) {
      * a `tool:abort` goes out in its own lane, so it never waits behind a blocked one.
      */
     abort(p: { requestId: string; reason?: string }): 'discarded' | 'requested' | 'unknown' {
-      const entry = entries.get().find((e): e is ToolEntry => e.kind === 'tool' && e.requestId === p.requestId)
+      const entry = log.all().find((e): e is ToolEntry => e.kind === 'tool' && e.requestId === p.requestId)
       if (!entry) return 'unknown'
       const status = current?.status(entry.emitId).peek()
       const outcome = status === 'queued' || status === 'waiting' || status === 'failed' ? 'discarded' : 'requested'
@@ -306,14 +264,14 @@ export function createChatClient(options: ChatClientOptions) {
     /** Forgets everything: the outbox's queue (stored copies too) and the sent entries. */
     async reset(): Promise<void> {
       await current?.clear()
-      entries.set([])
+      log.clear()
       readUpTo.set(undefined)
       keystrokes.set(0)
     },
 
     async close(): Promise<void> {
       clearTimeout(idle)
-      globalThis.removeEventListener?.('storage', onStorage)
+      log.dispose()
       for (const stop of stopListening) stop()
       await current?.close()
     },
@@ -324,12 +282,3 @@ export function createChatClient(options: ChatClientOptions) {
 }
 
 export type ChatClient = ReturnType<typeof createChatClient>
-
-function load(storage: KeyValueStorage | null | undefined, key: string): ChatEntry[] {
-  try {
-    const value = JSON.parse(storage?.getItem(key) ?? '[]') as unknown
-    return Array.isArray(value) ? (value as ChatEntry[]) : []
-  } catch {
-    return []
-  }
-}

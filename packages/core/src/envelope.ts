@@ -3,6 +3,8 @@ import type { EmitEnvelope, EmitKeys } from './types.ts'
 
 /** Largest serialized envelope `emit` accepts, in UTF-8 bytes. */
 export const MAX_ENVELOPE_BYTES = 256 * 1024
+/** Deepest nesting `emit` accepts: deeper data would overflow the stack of JSON code on either side. */
+export const MAX_DEPTH = 512
 
 const isPlainObject = (value: object): boolean => {
   const proto = Object.getPrototypeOf(value)
@@ -15,6 +17,8 @@ const isPlainObject = (value: object): boolean => {
  * (`undefined` object properties are allowed: JSON omits them, as callers expect.)
  */
 export function assertJson(value: unknown, path: string, seen: Set<object> = new Set()): void {
+  if (seen.size > MAX_DEPTH)
+    throw new InvalidEmitError(`The payload nests deeper than ${MAX_DEPTH} levels. Flatten it.`, { path })
   switch (typeof value) {
     case 'string':
     case 'boolean':

@@ -23,11 +23,37 @@ const hard = new Set(defaultHardErrorCodes)
 const fail = (envelopes: readonly EmitEnvelope[], result: Omit<Extract<DeliveryResult, { ok: false }>, 'emitId'>) =>
   envelopes.map((e) => ({ ...result, emitId: e.emitId }))
 
+/** Answers larger than this are not read: no ack is that big. */
+const MAX_ANSWER_BYTES = 1024 * 1024
+
+/** Reads a JSON answer, at most `MAX_ANSWER_BYTES`; anything else (HTML, truncated, huge) is undefined. */
 const readJson = async (response: Response): Promise<unknown> => {
   const type = response.headers.get('content-type') ?? ''
-  if (!/\bjson\b/i.test(type)) return undefined
+  const reader = response.body?.getReader()
+  if (!/\bjson\b/i.test(type) || !reader) {
+    await response.body?.cancel().catch(() => {})
+    return undefined
+  }
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > MAX_ANSWER_BYTES) {
+      await reader.cancel().catch(() => {})
+      return undefined
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, at)
+    at += chunk.byteLength
+  }
   try {
-    return JSON.parse(await response.text())
+    return JSON.parse(new TextDecoder().decode(bytes))
   } catch {
     return undefined
   }
@@ -47,7 +73,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
   const batchMode = options.batch !== undefined && options.batch !== false
   const maxBatch = batchMode ? Math.max(1, (typeof options.batch === 'object' && options.batch.maxItems) || 50) : 1
   const timeoutMs = options.timeoutMs ?? 10_000
-  const client = (options.ky ?? ky).extend({ retry: 0, throwHttpErrors: false, timeout: timeoutMs })
+  const client = (options.ky ?? ky).extend({ retry: 0, throwHttpErrors: false, timeout: false })
   /** The headers of the last send, kept in memory for page-hide beacons that cannot await. */
   let lastHeaders: Record<string, string> = {}
 
@@ -58,6 +84,29 @@ export function httpTransport(options: HttpTransportOptions): Transport {
     return !batchMode && first ? { ...base, 'idempotency-key': `"${first.emitId}"` } : { ...base }
   }
 
+  const readResults = (envelopes: readonly EmitEnvelope[], response: Response, json: unknown): DeliveryResult[] => {
+    if (response.ok)
+      return batchMode ? readBatchAcks(envelopes, json) : [readAck((envelopes[0] as EmitEnvelope).emitId, json)]
+    const status = response.status
+    const reason = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
+    const retryAfterMs =
+      status === 429 || status === 503 ? parseRetryAfter(response.headers.get('retry-after'), Date.now()) : undefined
+    return fail(envelopes, {
+      ok: false,
+      error: {
+        kind: 'http',
+        code: status,
+        message:
+          typeof reason.message === 'string'
+            ? reason.message
+            : `HTTP ${status}${response.statusText ? ` ${response.statusText}` : ''}`,
+        retryable: !hard.has(status),
+        ...(typeof reason.hint === 'string' ? { hint: reason.hint } : {}),
+      },
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    })
+  }
+
   const body = (envelopes: readonly EmitEnvelope[]) =>
     batchMode ? { envelopes: envelopes.map(wire) } : wire(envelopes[0] as EmitEnvelope)
 
@@ -65,42 +114,31 @@ export function httpTransport(options: HttpTransportOptions): Transport {
     maxBatch,
     async send(envelopes, signal) {
       if (envelopes.length === 0) return []
-      let response: Response
+      // One deadline for the whole exchange, the answer's body included (ky's covers the headers).
+      const deadline = new AbortController()
+      const abort = () => deadline.abort(signal.reason)
+      if (signal.aborted) abort()
+      signal.addEventListener('abort', abort)
+      let timedOut = false
+      const timer = setTimeout(() => {
+        timedOut = true
+        deadline.abort()
+      }, timeoutMs)
       try {
-        response = await client.post(options.url, {
-          json: body(envelopes),
-          headers: await headersFor(envelopes),
-          signal,
-        })
+        const headers = await headersFor(envelopes)
+        const response = await client.post(options.url, { json: body(envelopes), headers, signal: deadline.signal })
+        return readResults(envelopes, response, await readJson(response))
       } catch (error) {
-        if (error instanceof TimeoutError)
+        if (timedOut || error instanceof TimeoutError)
           return fail(envelopes, {
             ok: false,
             error: { kind: 'network', message: `No answer within ${timeoutMs} ms.`, retryable: true },
           })
         throw error
+      } finally {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', abort)
       }
-      const json = await readJson(response)
-      if (response.ok)
-        return batchMode ? readBatchAcks(envelopes, json) : [readAck((envelopes[0] as EmitEnvelope).emitId, json)]
-      const status = response.status
-      const reason = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
-      const retryAfterMs =
-        status === 429 || status === 503 ? parseRetryAfter(response.headers.get('retry-after'), Date.now()) : undefined
-      return fail(envelopes, {
-        ok: false,
-        error: {
-          kind: 'http',
-          code: status,
-          message:
-            typeof reason.message === 'string'
-              ? reason.message
-              : `HTTP ${status}${response.statusText ? ` ${response.statusText}` : ''}`,
-          retryable: !hard.has(status),
-          ...(typeof reason.hint === 'string' ? { hint: reason.hint } : {}),
-        },
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      })
     },
     sendBeacon(groups) {
       if (typeof fetch !== 'function') return

@@ -236,11 +236,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
     retry(emitId) {
       if (closed) throw new OutboxClosedError()
       const now = clock.now()
+      const ids = emitId === undefined ? [...queue.failedItems.keys()] : [emitId]
+      const room = maxSize - queue.entries().size
       batch(() => {
-        for (const id of emitId === undefined ? [...queue.failedItems.keys()] : [emitId]) store.retry(id, now)
+        for (const id of ids.slice(0, Math.max(0, room))) store.retry(id, now)
       })
       persistence.forward(emitId === undefined ? { op: 'retry-all' } : { op: 'retry', emitId })
       scheduler.schedule()
+      // What did not fit stays in the failed list, nothing is lost; the caller learns why.
+      if (ids.length > room && ids.some((id) => queue.failedItems.has(id))) throw new OutboxFullError(maxSize)
     },
     discard(emitId) {
       store.drop(emitId, 'discarded')

@@ -85,9 +85,10 @@ export function createPersister(
       dirty.set(key, null)
       schedule()
     },
-    /** Resolves when every change made so far is written (or the store has failed). */
+    /** Resolves when every change made so far is written, or at once while the store is failing. */
     idle(): Promise<void> {
-      if (!writing && !scheduled && dirty.size === 0) return Promise.resolve()
+      // A broken store is retried on its own timer; waiting for it would hang close().
+      if (!writing && (failing || (!scheduled && dirty.size === 0))) return Promise.resolve()
       return new Promise((resolve) => idleWaiters.push(resolve))
     },
     /** Forgets unwritten changes (the caller is clearing the store). */

@@ -46,7 +46,8 @@ export function createQueue() {
   const failedItems = new Map<string, FailedItem>()
   /** Lane → its pending emitIds in order. Map order is the scheduler's round-robin order. */
   const lanes = new Map<string, string[]>()
-  const index = new Map<string, string>()
+  /** Semantic and coalesce keys → the pending emitIds holding them (a retry can make two). */
+  const index = new Map<string, Set<string>>()
   const pendingVersion = signal(0)
   const failedVersion = signal(0)
   let maxId = ''
@@ -92,11 +93,11 @@ export function createQueue() {
 
     /** The pending entry holding one of these semantic keys or this coalesce key, if any. */
     find(keys: EmitKeys | undefined, coalesceKey?: string): Entry | undefined {
-      for (const k of keyIds(keys, coalesceKey)) {
-        const id = index.get(k)
-        const entry = id === undefined ? undefined : entries.get(id)
-        if (entry) return entry
-      }
+      for (const k of keyIds(keys, coalesceKey))
+        for (const id of index.get(k) ?? []) {
+          const entry = entries.get(id)
+          if (entry) return entry
+        }
       return undefined
     },
 
@@ -111,7 +112,11 @@ export function createQueue() {
         entries = new Map(all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       }
       addToLane(entry)
-      for (const k of keyIds(entry.item.keys, entry.policy.coalesceKey)) index.set(k, id)
+      for (const k of keyIds(entry.item.keys, entry.policy.coalesceKey)) {
+        const ids = index.get(k)
+        if (ids) ids.add(id)
+        else index.set(k, new Set([id]))
+      }
       bumpPending()
     },
 
@@ -129,7 +134,10 @@ export function createQueue() {
       if (!entry) return undefined
       entries.delete(emitId)
       removeFromLane(entry.item)
-      for (const k of keyIds(entry.item.keys, entry.policy.coalesceKey)) if (index.get(k) === emitId) index.delete(k)
+      for (const k of keyIds(entry.item.keys, entry.policy.coalesceKey)) {
+        const ids = index.get(k)
+        if (ids?.delete(emitId) && ids.size === 0) index.delete(k)
+      }
       bumpPending()
       return entry
     },

@@ -72,6 +72,19 @@ describe('emit', () => {
     expect(outbox.size.value).toBe(0)
   })
 
+  it('rejects payloads nested deeper than 512 levels with InvalidEmitError, not a stack overflow', () => {
+    const { outbox } = setup()
+    const nest = (depth: number) => {
+      const root: Record<string, unknown> = {}
+      let at = root
+      for (let i = 0; i < depth; i++) at = (at.a = {}) as Record<string, unknown>
+      return root
+    }
+    expect(() => outbox.emit('e', nest(20_000))).toThrow(/deeper than 512/)
+    expect(() => outbox.emit('e', nest(100))).not.toThrow()
+    expect(outbox.size.value).toBe(1)
+  })
+
   it('accepts a value repeated in two places (a DAG is not a cycle)', () => {
     const { outbox } = setup()
     const shared = { x: 1 }

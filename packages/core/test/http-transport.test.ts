@@ -215,4 +215,37 @@ describe('httpTransport', () => {
       [envelope(3).emitId],
     ])
   })
+
+  it('counts reading the answer against timeoutMs (a body that never ends)', async () => {
+    const server = createServer((req, res) => {
+      req.resume()
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('{"ok":true,')
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    closeServer = () =>
+      new Promise((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      })
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`
+    const [r] = await httpTransport({ url, timeoutMs: 100 }).send([envelope(1)], signal())
+    expect(r).toMatchObject({ ok: false, error: { kind: 'network', retryable: true } })
+  })
+
+  it('does not read answers over 1 MiB: no ack is that big', async () => {
+    const { url } = await serve((body) => ({
+      body: JSON.stringify({ ok: true, emitId: (body as EmitEnvelope).emitId, junk: 'x'.repeat(1100 * 1024) }),
+    }))
+    const [r] = await httpTransport({ url }).send([envelope(1)], signal())
+    expect(r).toMatchObject({ ok: false, error: { kind: 'invalid-ack' } })
+  })
+
+  it('rejects at once when the outbox already aborted', async () => {
+    const { url, seen } = await serve((body) => ({ body: ackFor(body) }))
+    const controller = new AbortController()
+    controller.abort()
+    await expect(httpTransport({ url }).send([envelope(1)], controller.signal)).rejects.toThrow()
+    expect(seen).toHaveLength(0)
+  })
 })

@@ -1,6 +1,6 @@
 import { effect } from '@preact/signals-core'
 import { describe, expect, it } from 'vitest'
-import { OutboxClosedError, OutboxError } from '../src/errors.ts'
+import { OutboxClosedError, OutboxError, OutboxFullError } from '../src/errors.ts'
 import type { OutboxState } from '../src/types.ts'
 import { ack, fakeTransport, heldTransport, httpError, setup, tick } from './helpers.ts'
 
@@ -180,6 +180,36 @@ describe('control', () => {
     await outbox.flush()
     expect(outbox.failed.value).toEqual([])
     expect(transport.sent().filter((id) => id === a.emitId)).toHaveLength(2)
+  })
+
+  it('retry keeps within maxSize: what does not fit stays failed and OutboxFullError says why', async () => {
+    const transport = fakeTransport((b) => b.map((e) => httpError(e, 403)))
+    const { outbox } = setup({ maxSize: 2 }, transport)
+    outbox.emit('m', { chatId: 'a' })
+    outbox.emit('m', { chatId: 'b' })
+    await outbox.flush()
+    outbox.pause()
+    outbox.emit('m', { chatId: 'c' })
+    expect(() => outbox.retry()).toThrow(OutboxFullError)
+    expect(outbox.size.value).toBe(2)
+    expect(outbox.failed.value).toHaveLength(1)
+  })
+
+  it('dedupes against every pending item with a key, also after a retry made two of them', async () => {
+    const transport = heldTransport()
+    const { outbox } = setup({}, transport)
+    const a = outbox.emit('m', { chatId: 'c', messageId: 'm1' })
+    await tick()
+    transport.settle((b) => b.map((e) => httpError(e, 403)))
+    await tick()
+    const b = outbox.emit('m', { chatId: 'c', messageId: 'm1' })
+    outbox.retry(a.emitId)
+    await tick()
+    transport.settle() // a (older, first in the lane) is acked
+    await tick()
+    expect(outbox.pending.value.map((i) => i.emitId)).toEqual([b.emitId])
+    expect(outbox.emit('m', { chatId: 'c', messageId: 'm1' }).emitId).toBe(b.emitId)
+    expect(outbox.size.value).toBe(1)
   })
 
   it('discard removes pending and failed items', async () => {

@@ -257,6 +257,24 @@ describe('persistent mode', () => {
     await until(() => outbox.status(old.emitId).value === 'delivered')
   })
 
+  it('closes at once while storage is failing (it cannot wait for a store that will not write)', async () => {
+    const storage: OutboxStorage = {
+      load: async () => [],
+      write: async () => {
+        throw new DOMException('quota', 'QuotaExceededError')
+      },
+      clear: async () => {},
+    }
+    const errors: DeliveryError[] = []
+    const { outbox } = await persistent({ persistenceKey: freshKey(), storage })
+    outbox.on('outbox:error', (e) => errors.push(e.error))
+    outbox.emit('m', {})
+    await until(() => errors.length === 1)
+    let closed = false
+    void outbox.close().then(() => (closed = true))
+    await until(() => closed, 20)
+  })
+
   it('works in memory, with a storage error, where IndexedDB is missing', async () => {
     const saved = globalThis.indexedDB
     // @ts-expect-error simulating a browser without IndexedDB

@@ -80,14 +80,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
     random,
     transport: options.transport,
     concurrency: options.concurrency ?? 4,
-    canSend: () => !closed && loaded && !paused.peek() && online.peek() && persistence.leading(),
+    canSend: () => !closed && persistence.started() && !paused.peek() && online.peek() && persistence.leading(),
+    watermark: () => persistence.watermark(),
     onDrained: () => events.emit('outbox:flushed', undefined),
   })
 
   const persistence = openPersistence(options, { queue, store, events, clock, scheduler })
   const ready = persistence.ready.then(() => {
     loaded = true
-    scheduler.schedule()
   })
 
   const stopNetwork = network.subscribe((isOnline) => {

@@ -38,6 +38,9 @@ const storageError = (message: string, cause?: unknown): DeliveryError => ({
 /** How long start-up waits for storage before it goes on without it. */
 export const LOAD_TIMEOUT_MS = 3000
 
+/** Records per start-up read. */
+export const PAGE_SIZE = 500
+
 /** How many settled emitIds a tab remembers, so a stale read of storage cannot revive them. */
 const TOMBSTONES = 10_000
 
@@ -45,6 +48,10 @@ export type Persistence = {
   ready: Promise<void>
   /** True when this outbox is the one that sends for its key. */
   leading(): boolean
+  /** False until start-up has read the first page of stored items (or given up waiting). */
+  started(): boolean
+  /** While start-up reads pages: the last emitId read; nothing after it may be sent yet. */
+  watermark(): string | undefined
   /** Hands a control call to the sender; false when this outbox sends itself. */
   forward(cmd: Command): boolean
   /** Hands a non-durable emit to the sender (followers only). */
@@ -56,6 +63,8 @@ export type Persistence = {
 const memoryOnly: Persistence = {
   ready: Promise.resolve(),
   leading: () => true,
+  started: () => true,
+  watermark: () => undefined,
   forward: () => false,
   forwardEmit: () => {},
   clear: async () => {},
@@ -268,22 +277,55 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
 
   // A blocked or hung IndexedDB must not hold delivery hostage: after LOAD_TIMEOUT_MS the outbox
   // starts from memory, and stored items join whenever the read completes.
+  // Start-up reads storage in pages, in emitId order. Sending starts after the first page, but only
+  // up to the last key read (the watermark): anything after it, stored or newly emitted, could
+  // have an earlier item of its lane in a page still to come.
   let buffered: Array<Extract<Message, { t: 'delta' }>> | null = []
+  let watermark: string | undefined
+  let started = false
+  const start = () => {
+    if (started) return
+    started = true
+    scheduler.schedule()
+  }
+  const loadInPages = async () => {
+    const loadPage = storage.loadPage?.bind(storage)
+    if (!loadPage) return load(false)
+    let after: string | undefined
+    for (;;) {
+      let page: Array<[string, unknown]>
+      try {
+        page = await loadPage(after, PAGE_SIZE)
+      } catch (error) {
+        report(storageError('Could not read stored outbox items', error))
+        return
+      }
+      batch(() => merge(page, false))
+      if (page.length < PAGE_SIZE) return
+      after = String((page[page.length - 1] as [string, unknown])[0])
+      watermark = after
+      start()
+    }
+  }
   const ready = new Promise<void>((resolve) => {
+    // A blocked or hung IndexedDB must not hold delivery hostage.
     const timer = clock.setTimeout(() => {
       report(storageError(`Stored items did not load within ${LOAD_TIMEOUT_MS} ms; starting without them`))
+      watermark = undefined
+      start()
       resolve()
     }, LOAD_TIMEOUT_MS)
-    void load(false).then(() => {
+    void loadInPages().then(() => {
       clock.clearTimeout(timer)
-      resolve()
+      watermark = undefined
+      loaded = true
+      // Deltas that arrived during the first read may be newer than what it saw.
+      for (const d of buffered ?? []) applyDelta(d.puts, d.deletes)
+      buffered = null
+      start()
       scheduler.schedule()
+      resolve()
     })
-  }).then(() => {
-    loaded = true
-    // Deltas that arrived during the first read may be newer than what it saw.
-    for (const d of buffered ?? []) applyDelta(d.puts, d.deletes)
-    buffered = null
   })
 
   const leadership: Leadership = electLeader(
@@ -291,14 +333,17 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     (value) => {
       leading = value
       if (!value) return
-      // Taking over: what the last sender had in flight goes again; storage may hold more.
+      // Taking over: what the last sender had in flight goes again. A takeover after start-up reads
+      // storage once more (a start-up read is fresh already).
+      const takeover = loaded
+      scheduler.schedule()
       void ready.then(() => {
         if (!leading) return
         batch(() => {
           for (const [id, entry] of queue.entries())
             if (entry.item.status === 'sending') queue.update(id, { status: 'queued' })
         })
-        sync()
+        if (takeover) sync()
         scheduler.schedule()
       })
     },
@@ -308,6 +353,8 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   const api: Persistence = {
     ready,
     leading: () => leading,
+    started: () => started,
+    watermark: () => watermark,
     forward(cmd) {
       if (leading || !channel) return false
       post({ t: 'cmd', cmd })

@@ -17,6 +17,8 @@ type SchedulerContext = {
   concurrency: number
   /** False while closed, paused, offline, not ready, or not the tab that sends. */
   canSend: () => boolean
+  /** While stored items are still loading: nothing with a later emitId may be sent. */
+  watermark: () => string | undefined
   onDrained: () => void
 }
 
@@ -79,10 +81,11 @@ export function createScheduler(ctx: SchedulerContext) {
   /** Ready items at the front of a lane, dropping stale and expiring old heads on the way. */
   const take = (lane: string, now: number): { ready: Entry[]; readyAt: number } => {
     const ready: Entry[] = []
+    const watermark = ctx.watermark()
     while (ready.length < maxBatch) {
       const id = queue.lanes.get(lane)?.[ready.length]
       const entry = id === undefined ? undefined : queue.get(id)
-      if (!entry) break
+      if (!entry || (watermark !== undefined && entry.item.emitId > watermark)) break
       const { item, policy: p } = entry
       if (p.ttlMs !== undefined && now - item.createdAt > p.ttlMs) {
         store.drop(item.emitId, 'stale')

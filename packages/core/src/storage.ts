@@ -5,6 +5,8 @@
 export interface OutboxStorage {
   /** Every stored record, in key (emitId) order. */
   load(): Promise<Array<[key: string, value: unknown]>>
+  /** Up to `limit` records with keys after `after`, in key order: start-up reads in pages. */
+  loadPage?(after: string | undefined, limit: number): Promise<Array<[key: string, value: unknown]>>
   write(puts: ReadonlyArray<readonly [key: string, value: unknown]>, deletes: readonly string[]): Promise<void>
   clear(): Promise<void>
 }
@@ -17,6 +19,10 @@ export function memoryStorage(
     records,
     async load() {
       return [...records].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    },
+    async loadPage(after, limit) {
+      const all = await this.load()
+      return all.filter(([key]) => after === undefined || key > after).slice(0, limit)
     },
     async write(puts, deletes) {
       for (const [key, value] of puts) records.set(key, structuredClone(value))

@@ -164,6 +164,46 @@ describe('persistent mode', () => {
     expect(transport.sent()).toEqual([a.emitId, b.emitId, c.emitId])
   })
 
+  it('starts sending after the first page of stored items, never past what is loaded', async () => {
+    const storage = memoryStorage()
+    const before = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })
+    const stored = Array.from(
+      { length: 1200 },
+      (_, i) => before.outbox.emit('m', { chatId: i < 600 ? 'a' : 'b', i }).emitId,
+    )
+    await before.outbox.close()
+    const pages: Array<() => void> = []
+    const paged: OutboxStorage = {
+      ...storage,
+      loadPage: async (after, limit) => {
+        if (after !== undefined) await new Promise<void>((r) => pages.push(r))
+        return (await storage.loadPage?.(after, limit)) ?? []
+      },
+    }
+    const clock = fakeClock(before.clock.now() + 1000)
+    const transport = heldTransport()
+    const outbox = createOutbox({ transport, mode: 'persistent', storage: paged, clock, network: manualNetwork() })
+    open.push(outbox)
+    let ready = false
+    void outbox.ready.then(() => (ready = true))
+    const fresh = outbox.emit('m', { chatId: 'c' })
+    await clock.advance(2000) // leadership
+    await until(() => transport.open.length === 1)
+    expect(ready).toBe(false)
+    expect(transport.open.map((c) => c.batch[0]?.emitId)).toEqual([stored[0]]) // lane a's head, from page 1
+    // Lane b starts in page 2 and lane c is newer than the watermark: neither may go yet.
+    await until(() => pages.length === 1)
+    transport.settle()
+    await until(() => transport.open.length === 1)
+    expect(transport.open[0]?.batch[0]?.emitId).toBe(stored[1])
+    pages.shift()?.()
+    await until(() => pages.length === 1)
+    pages.shift()?.()
+    await until(() => ready)
+    await until(() => transport.open.length === 3)
+    expect(transport.open.map((c) => c.batch[0]?.emitId).sort()).toEqual([stored[1], stored[600], fresh.emitId].sort())
+  })
+
   it('skips and reports stored records that are not valid envelopes', async () => {
     const storage = memoryStorage()
     const good = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })

@@ -170,8 +170,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
     if (duplicate) return store.envelopeOf(duplicate.item)
     const now = clock.now()
     const emitPolicy = resolvePolicy(event, payload, lane, opts, coalesce, now)
-    const previous = emitPolicy.coalesceKey === undefined ? undefined : queue.find(undefined, emitPolicy.coalesceKey)
-    const replaced = previous && previous.item.status !== 'sending' ? previous : undefined
+    // Replaces the same key's item that is not yet in flight (one may be in flight, another queued).
+    const replaced =
+      emitPolicy.coalesceKey === undefined
+        ? undefined
+        : queue.find(undefined, emitPolicy.coalesceKey, (e) => e.item.status !== 'sending')
     if (queue.entries().size - (replaced ? 1 : 0) >= maxSize) throw new OutboxFullError(maxSize)
     const draft: EmitEnvelope = { emitId: nextId(now), event, payload, lane, createdAt: now }
     if (keys) draft.keys = keys

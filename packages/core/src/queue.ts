@@ -91,12 +91,16 @@ export function createQueue() {
 
     get: (emitId: string): Entry | undefined => entries.get(emitId),
 
-    /** The pending entry holding one of these semantic keys or this coalesce key, if any. */
-    find(keys: EmitKeys | undefined, coalesceKey?: string): Entry | undefined {
+    /** The first pending entry holding one of these semantic keys or this coalesce key that `accept`s. */
+    find(
+      keys: EmitKeys | undefined,
+      coalesceKey?: string,
+      accept: (entry: Entry) => boolean = () => true,
+    ): Entry | undefined {
       for (const k of keyIds(keys, coalesceKey))
         for (const id of index.get(k) ?? []) {
           const entry = entries.get(id)
-          if (entry) return entry
+          if (entry && accept(entry)) return entry
         }
       return undefined
     },

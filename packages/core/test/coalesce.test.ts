@@ -42,6 +42,11 @@ describe('coalescing', () => {
       [1, 'sending'],
       [2, 'queued'],
     ])
+    outbox.emit('presence', { n: 3 }, { coalesceKey: 'p' })
+    expect(outbox.pending.value.map((i) => [i.payload.n, i.status])).toEqual([
+      [1, 'sending'],
+      [3, 'queued'],
+    ])
   })
 
   it('drops an item older than its ttlMs when its turn comes, never sending it', async () => {

@@ -10,16 +10,16 @@ import { fetchTransport } from '../lib/fetch-transport.ts'
 import { chatPayload } from '../lib/payload.ts'
 import { byModule, type CpuProfile, inclusive, topFunctions } from '../lib/profile.ts'
 
-type Config = {
-  url: string
-  task: string
+type Task = {
+  task: 'deliver' | 'bare' | 'burst' | 'profileEmit'
   n: number
   batch?: number
   transport?: 'ky' | 'fetch'
   /** Pass Math.random as OutboxOptions.random (ulid then skips crypto.getRandomValues). */
   mathRandom?: boolean
 }
-const config = JSON.parse(process.argv[2] ?? '{}') as Config
+/** One child runs several tasks in a row (each process start costs a second or two). */
+const config = JSON.parse(process.argv[2] ?? '{}') as { url: string; tasks: Task[] }
 const api = `${config.url}/api/events`
 const now = () => performance.now()
 const rate = (n: number, ms: number) => (n / ms) * 1000
@@ -79,8 +79,8 @@ async function bareLoop(n: number, batch: number) {
 }
 
 /** A burst of `n` emits in one tick (memory mode, paused): emit cost and notifications. */
-async function burst(n: number) {
-  const o = createOutbox({ transport: silent, maxSize: n + 1, ...(config.mathRandom ? { random: Math.random } : {}) })
+async function burst(n: number, mathRandom: boolean) {
+  const o = createOutbox({ transport: silent, maxSize: n + 1, ...(mathRandom ? { random: Math.random } : {}) })
   o.pause()
   let notifications = -1 // subscribe calls once at once
   let updates = 0
@@ -136,14 +136,19 @@ async function profileEmit(n: number) {
   }
 }
 
-const tasks: Record<string, () => Promise<unknown>> = {
-  deliver: () => deliver(config.n, config.batch ?? 1, config.transport ?? 'ky'),
-  bare: () => bareLoop(config.n, config.batch ?? 1),
-  burst: () => burst(config.n),
-  profileEmit: () => profileEmit(config.n),
+const run = (t: Task): Promise<unknown> => {
+  switch (t.task) {
+    case 'deliver':
+      return deliver(t.n, t.batch ?? 1, t.transport ?? 'ky')
+    case 'bare':
+      return bareLoop(t.n, t.batch ?? 1)
+    case 'burst':
+      return burst(t.n, t.mathRandom === true)
+    case 'profileEmit':
+      return profileEmit(t.n)
+  }
 }
-const task = tasks[config.task]
-if (!task) throw new Error(`unknown task ${config.task}`)
-const result = await task()
+const result: unknown[] = []
+for (const t of config.tasks) result.push(await run(t))
 process.stdout.write(`${JSON.stringify({ result })}\n`)
 process.exit(0)

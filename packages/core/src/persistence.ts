@@ -333,19 +333,14 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     (value) => {
       leading = value
       if (!value) return
-      // Taking over: what the last sender had in flight goes again. A takeover after start-up reads
-      // storage once more (a start-up read is fresh already).
-      const takeover = loaded
-      scheduler.schedule()
-      void ready.then(() => {
-        if (!leading) return
-        batch(() => {
-          for (const [id, entry] of queue.entries())
-            if (entry.item.status === 'sending') queue.update(id, { status: 'queued' })
-        })
-        if (takeover) sync()
-        scheduler.schedule()
+      // Taking over: what the last sender had in flight (mirrored here) goes again, before this
+      // tab sends anything. A takeover after start-up reads storage once more.
+      batch(() => {
+        for (const [id, entry] of queue.entries())
+          if (entry.item.status === 'sending') queue.update(id, { status: 'queued' })
       })
+      if (loaded) sync()
+      scheduler.schedule()
     },
     clock,
   )

@@ -1,4 +1,4 @@
-import type { BreakerState, FailedItem, Outbox, OutboxItem } from '@outbox/core'
+import type { BreakerState, FailedItem, Outbox, OutboxItem, OutboxState } from '@outbox/core'
 import type { Ref } from 'vue'
 import { outboxVersion, view } from './outbox-version.ts'
 import { resolveOutbox } from './plugin.ts'
@@ -11,6 +11,8 @@ export type UseOutboxReturn = {
   readonly size: Readonly<Ref<number>>
   readonly online: Readonly<Ref<boolean>>
   readonly breaker: Readonly<Ref<BreakerState>>
+  /** The whole state, with `breakerRetryAt` ("retrying at …") and `paused`. */
+  readonly state: Readonly<Ref<OutboxState>>
   readonly emit: Outbox['emit']
   readonly flush: Outbox['flush']
   readonly retry: Outbox['retry']
@@ -30,6 +32,7 @@ export function useOutbox(outbox?: Outbox): UseOutboxReturn {
     size: view(version, () => box.size.peek()),
     online: view(version, () => box.online.peek()),
     breaker: view(version, () => box.breaker.peek()),
+    state: view(version, () => box.state.peek()),
     emit: (event, payload, options) => box.emit(event, payload, options),
     flush: () => box.flush(),
     retry: (emitId) => box.retry(emitId),

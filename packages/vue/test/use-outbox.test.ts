@@ -183,7 +183,7 @@ describe('useOutbox', () => {
     const api = scope.run(() => useOutbox(outbox))!
     outbox.emit('e', {})
     await flushPromises()
-    const refs = [api.pending, api.failed, api.size, api.online, api.breaker] as Ref<unknown>[]
+    const refs = [api.pending, api.failed, api.size, api.online, api.breaker, api.state] as Ref<unknown>[]
     const before = refs.map((r) => r.value)
     for (const r of refs) {
       expect(isReadonly(r)).toBe(true)
@@ -191,6 +191,18 @@ describe('useOutbox', () => {
     }
     expect(refs.map((r) => r.value)).toEqual(before)
     expect(api.size.value).toBe(1)
+    scope.stop()
+  })
+
+  it('exposes the whole state, with paused and the breaker’s retry time', async () => {
+    const { outbox } = setup()
+    const scope = effectScope()
+    const api = scope.run(() => useOutbox(outbox))!
+    expect(api.state.value.paused).toBe(false)
+    outbox.pause()
+    await flushPromises()
+    expect(api.state.value).toMatchObject({ paused: true, breaker: 'closed', size: 0 })
+    expect(api.state.value.breakerRetryAt).toBeUndefined()
     scope.stop()
   })
 })

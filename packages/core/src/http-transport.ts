@@ -74,8 +74,18 @@ export function httpTransport(options: HttpTransportOptions): Transport {
   const maxBatch = batchMode ? Math.max(1, (typeof options.batch === 'object' && options.batch.maxItems) || 50) : 1
   const timeoutMs = options.timeoutMs ?? 10_000
   const client = (options.ky ?? ky).extend({ retry: 0, throwHttpErrors: false, timeout: false })
-  /** The headers of the last send, kept in memory for page-hide beacons that cannot await. */
-  let lastHeaders: Record<string, string> = {}
+  /** The headers of the last send, kept in memory (never stored) for page-hide beacons that cannot await. */
+  let lastHeaders: Record<string, string> | undefined =
+    typeof options.headers === 'object' ? { ...options.headers } : undefined
+  /** Headers for a beacon: the last send's, or the headers function's answer if it gives one at once. */
+  const beaconHeaders = (): Record<string, string> => {
+    if (lastHeaders || typeof options.headers !== 'function') return lastHeaders ?? {}
+    try {
+      const now = options.headers()
+      if (!(now instanceof Promise)) return { ...now }
+    } catch {}
+    return {}
+  }
 
   const headersFor = async (envelopes: readonly EmitEnvelope[]): Promise<Record<string, string>> => {
     const base = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {})
@@ -148,7 +158,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
         const text = JSON.stringify(body(group))
         budget -= text.length * 3 > budget ? new TextEncoder().encode(text).length : text.length
         if (budget < 0) return
-        const headers: Record<string, string> = { ...lastHeaders, 'content-type': 'application/json' }
+        const headers: Record<string, string> = { ...beaconHeaders(), 'content-type': 'application/json' }
         if (!batchMode) headers['idempotency-key'] = `"${(group[0] as EmitEnvelope).emitId}"`
         // Fire and forget: the items stay stored until a later session sees their ack.
         fetch(options.url, { method: 'POST', keepalive: true, headers, body: text }).catch(() => {})

@@ -248,4 +248,12 @@ describe('httpTransport', () => {
     await expect(httpTransport({ url }).send([envelope(1)], controller.signal)).rejects.toThrow()
     expect(seen).toHaveLength(0)
   })
+
+  it('gives beacons the headers even before the first send', async () => {
+    const { url, seen } = await serve(() => ({ body: '{}' }))
+    httpTransport({ url, headers: { authorization: 'Bearer static' } }).sendBeacon?.([[envelope(1)]])
+    httpTransport({ url, headers: () => ({ authorization: 'Bearer computed' }) }).sendBeacon?.([[envelope(2)]])
+    for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setImmediate(r))
+    expect(seen.map((s) => s.headers.authorization).sort()).toEqual(['Bearer computed', 'Bearer static'])
+  })
 })

@@ -31,13 +31,13 @@ export function resolvePolicy(
     options?.coalesceKey ?? (typing ? `typing\u0000${lane}\u0000${String(payload.userId ?? '')}` : undefined)
   if (coalesceKey !== undefined && typeof coalesceKey !== 'string')
     throw new InvalidEmitError('options.coalesceKey must be a string.', { path: 'options.coalesceKey' })
-  return {
-    coalesceKey,
-    ttlMs,
-    durable: options?.durable ?? !typing,
-    holdUntil: typing ? now + coalesce.typingWindowMs : 0,
-  }
+  const durable = options?.durable ?? !typing
+  // Most emits have no special policy: they share one object (a pending item costs less memory).
+  if (!typing && coalesceKey === undefined && ttlMs === undefined && durable) return PLAIN
+  return { coalesceKey, ttlMs, durable, holdUntil: typing ? now + coalesce.typingWindowMs : 0 }
 }
+
+const PLAIN: EmitPolicy = Object.freeze({ coalesceKey: undefined, ttlMs: undefined, durable: true, holdUntil: 0 })
 
 export const normalizeCoalesce = (options: CoalesceOptions = {}): Required<CoalesceOptions> => ({
   typingWindowMs: options.typingWindowMs ?? 300,

@@ -33,6 +33,7 @@ const N = {
   burst: quick ? 2_000 : 10_000,
   burstSmall: quick ? 200 : 1_000,
   trickle: quick ? 1_000 : 5_000,
+  whatIf: quick ? 500 : 2_500,
   perItemSet: quick ? 300 : 1_000,
   field: quick ? 100 : 200,
   perRequest: quick ? 100 : 200,
@@ -137,13 +138,16 @@ async function browserRep(page: Page, url: string, rep: number) {
   const smallCeiling = await call('rawBurst', N.burstSmall)
   add('ratio.rawLinearity', ceiling.ms / smallCeiling.ms)
   if (rep <= DIAG_REPS) {
-    // What-ifs, with no change to the core: ulid without crypto per character, no BroadcastChannel.
-    const t1 = await call('outboxTrickle', N.trickle, 'none', { mathRandom: true })
-    const t2 = await call('outboxTrickle', N.trickle, 'none', { noBroadcast: true })
-    const t3 = await call('outboxTrickle', N.trickle, 'none', { mathRandom: true, noBroadcast: true })
-    add('whatif.trickle.mathRandom', t1.rate / group.rate)
-    add('whatif.trickle.noBroadcast', t2.rate / group.rate)
-    add('whatif.trickle.both', t3.rate / group.rate)
+    // What-ifs with no change to the core, each paired with a plain run just before it:
+    // ulid without crypto per character, and no BroadcastChannel (no delta posts).
+    for (const [id, whatIf] of [
+      ['mathRandom', { mathRandom: true }],
+      ['noBroadcast', { noBroadcast: true }],
+    ] as const) {
+      const plain = await call('outboxTrickle', N.whatIf, 'none')
+      const changed = await call('outboxTrickle', N.whatIf, 'none', whatIf)
+      add(`whatif.trickle.${id}`, changed.rate / plain.rate)
+    }
   }
   const trickleSub = await call('outboxTrickle', N.trickle, 'pending')
   add('outbox.trickleSubscriber', trickleSub.rate)
@@ -195,6 +199,8 @@ async function browserRep(page: Page, url: string, rep: number) {
   add('startup.ready', start.readyMs)
   add('startup.firstLoad', start.firstLoadMs)
   add('startup.loads', start.loads)
+  add('startup.fullLoads', start.fullLoads)
+  add('startup.recordsRead', start.loadedTotal)
   add('startup.loadMsTotal', start.loadMsTotal)
   keep('startup', start)
 
@@ -247,12 +253,12 @@ async function browserRep(page: Page, url: string, rep: number) {
       transport: 'ky',
       whatIf: { noBroadcast: true },
     })
-    add('browser.split.persistentNoBroadcast', persNoBc.rate / bare.rate)
+    add('browser.split.persistentNoBroadcast', persNoBc.rate / persKy.rate)
     add('browser.split.memoryFetch', memFetch.rate / bare.rate)
     add('browser.split.memoryKy', memKy.rate / bare.rate)
     add('browser.split.persistentKy', persKy.rate / bare.rate)
-    add('browser.split.persistentNoRewrite', persNoRewrite.rate / bare.rate)
-    add('browser.split.persistentNoStorage', persNone.rate / bare.rate)
+    add('browser.split.persistentNoRewrite', persNoRewrite.rate / persKy.rate)
+    add('browser.split.persistentNoStorage', persNone.rate / persKy.rate)
     add('browser.deliver.rewritesPerItem', persKy.rewrites / N.batch)
   }
   add('browser.split.stored', many.rate / bare.rate)
@@ -511,19 +517,13 @@ const figures: Figure[] = [
   {
     id: 'whatif.trickle.mathRandom',
     section: '1. Persistent emit (Chromium)',
-    label: 'What-if ÷ raw group commit: one per task with OutboxOptions.random = Math.random',
+    label: `What-if, one per task (${N.whatIf}): OutboxOptions.random = Math.random ÷ the same run plain`,
     unit: '×',
   },
   {
     id: 'whatif.trickle.noBroadcast',
     section: '1. Persistent emit (Chromium)',
-    label: 'What-if ÷ raw group commit: one per task with BroadcastChannel hidden (no delta posts)',
-    unit: '×',
-  },
-  {
-    id: 'whatif.trickle.both',
-    section: '1. Persistent emit (Chromium)',
-    label: 'What-if ÷ raw group commit: both',
+    label: `What-if, one per task (${N.whatIf}): BroadcastChannel hidden (no delta posts) ÷ plain`,
     unit: '×',
   },
   {
@@ -570,14 +570,26 @@ const figures: Figure[] = [
   {
     id: 'startup.firstLoad',
     section: '2. Start-up (Chromium, persistent)',
-    label: 'of which the first storage.load() (idb-keyval entries: getAllKeys + getAll)',
+    label: 'of which the first storage read (a page, or a full entries() read)',
     unit: 'ms',
   },
   {
     id: 'startup.loads',
     section: '2. Start-up (Chromium, persistent)',
-    label: 'Full reads of the store during start-up (storage.load calls)',
+    label: 'Storage reads during start-up (pages and full loads)',
     unit: 'reads',
+  },
+  {
+    id: 'startup.fullLoads',
+    section: '2. Start-up (Chromium, persistent)',
+    label: 'of which full reads of the store (load())',
+    unit: 'reads',
+  },
+  {
+    id: 'startup.recordsRead',
+    section: '2. Start-up (Chromium, persistent)',
+    label: `Records read during start-up (${N.stored} stored)`,
+    unit: 'records',
   },
   {
     id: 'raw.getAllBig',
@@ -652,19 +664,19 @@ const figures: Figure[] = [
   {
     id: 'browser.split.persistentNoRewrite',
     section: '3. Delivery (Chromium, persistent, @outbox/server on node:http)',
-    label: 'What-if ÷ bare loop: the same, but storage skips rewrites of stored records (no "sending" puts)',
+    label: 'What-if ÷ the persistent line: storage skips rewrites of stored records (no "sending" puts)',
     unit: '×',
   },
   {
     id: 'browser.split.persistentNoStorage',
     section: '3. Delivery (Chromium, persistent, @outbox/server on node:http)',
-    label: 'What-if ÷ bare loop: persistent mode over a storage that does nothing (persistence bookkeeping only)',
+    label: 'What-if ÷ the persistent line: a storage that does nothing (persistence bookkeeping only)',
     unit: '×',
   },
   {
     id: 'browser.split.persistentNoBroadcast',
     section: '3. Delivery (Chromium, persistent, @outbox/server on node:http)',
-    label: 'What-if ÷ bare loop: persistent (emitted in this session) with BroadcastChannel hidden',
+    label: 'What-if ÷ the persistent line: BroadcastChannel hidden (no delta or notice posts)',
     unit: '×',
   },
   {
@@ -946,13 +958,7 @@ function sizeBudgets(): Map<string, number> {
 }
 
 function budgetFor(row: SizeRow, budgets: Map<string, number>): number | undefined {
-  const pick = (prefix: string) => [...budgets].find(([name]) => name.startsWith(prefix))?.[1]
-  if (row.name.startsWith('@outbox/core: createOutbox (')) return pick('@outbox/core: createOutbox (')
-  if (row.name.startsWith('@outbox/core: createOutbox + httpTransport')) return pick('@outbox/core: createOutbox +')
-  if (row.name.startsWith('@outbox/svelte')) return pick('@outbox/svelte')
-  if (row.name.startsWith('@outbox/vue')) return pick('@outbox/vue')
-  if (row.name.startsWith('@outbox/server')) return pick('@outbox/server')
-  return undefined
+  return row.group === 'ours' ? budgets.get(row.name) : undefined
 }
 
 type Meta = Record<string, unknown>

@@ -88,7 +88,7 @@ type Counter = {
   deletes: number
   largestWrite: number
   /** Every `load()` the outbox made: when it started and ended (ms after the counter was made). */
-  loads: Array<{ startMs: number; ms: number; records: number }>
+  loads: Array<{ kind: 'full' | 'page'; startMs: number; ms: number; records: number }>
   until(pred: () => boolean): Promise<void>
 }
 
@@ -128,9 +128,20 @@ function counting(key: string, variant: StorageVariant = 'idb'): { storage: Outb
     async load() {
       const t0 = now()
       const records = await inner.load()
-      c.loads.push({ startMs: t0 - made, ms: now() - t0, records: records.length })
+      c.loads.push({ kind: 'full', startMs: t0 - made, ms: now() - t0, records: records.length })
       return records
     },
+    // Paged start-up reads pass through (and are counted) when the core's storage has them.
+    ...(inner.loadPage
+      ? {
+          async loadPage(after: string | undefined, limit: number) {
+            const t0 = now()
+            const records = await (inner.loadPage as NonNullable<OutboxStorage['loadPage']>)(after, limit)
+            c.loads.push({ kind: 'page', startMs: t0 - made, ms: now() - t0, records: records.length })
+            return records
+          },
+        }
+      : {}),
     async write(puts, deletes) {
       c.writes++
       c.largestWrite = Math.max(c.largestWrite, puts.length + deletes.length)
@@ -473,6 +484,8 @@ async function startup(key: string) {
     loaded,
     firstLoadMs: first ? first.ms : Number.NaN,
     loads: c.loads.length,
+    fullLoads: c.loads.filter((l) => l.kind === 'full').length,
+    pages: c.loads.filter((l) => l.kind === 'page').length,
     loadedTotal: c.loads.reduce((sum, l) => sum + l.records, 0),
     loadMsTotal: c.loads.reduce((sum, l) => sum + l.ms, 0),
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
@@ -24,35 +25,29 @@ type Entry = { name: string; group: SizeRow['group']; code: string; resolveDir?:
  * Bundle sizes as a user's bundler would produce them: esbuild, ESM, browser, minified, tree
  * shaken, then gzip -9 and brotli -11 of the result. Everything is measured the same way.
  */
-export const entries: Entry[] = [
-  {
-    name: '@outbox/core: createOutbox (memory + persistence, no httpTransport)',
+type SizeLimitEntry = { name: string; path: string; import?: string; ignore?: string[]; limit?: string }
+
+/**
+ * Our entry points are the repository's size-limit checks (`.size-limit.json`: same files, same
+ * named imports, same ignored peers), so these numbers track `pnpm size`; then the field.
+ */
+function ours(): Entry[] {
+  let checks: SizeLimitEntry[] = []
+  try {
+    checks = JSON.parse(readFileSync(`${root}.size-limit.json`, 'utf8')) as SizeLimitEntry[]
+  } catch {}
+  const list: Entry[] = checks.map((c) => ({
+    name: c.name,
     group: 'ours',
-    code: `export { createOutbox } from '@outbox/core'`,
-  },
-  {
-    name: '@outbox/core: createOutbox + httpTransport (+ persistence)',
-    group: 'ours',
-    code: `export { createOutbox, httpTransport } from '@outbox/core'`,
-  },
-  { name: '@outbox/core: whole package', group: 'ours', code: `export * from '@outbox/core'` },
-  {
-    name: '@outbox/svelte + core + httpTransport',
-    group: 'ours',
-    code: `export * from '${root}packages/svelte/dist/index.js'\nexport { createOutbox, httpTransport } from '@outbox/core'`,
-    external: ['svelte', 'svelte/*'],
-  },
-  {
-    name: '@outbox/vue + core + httpTransport',
-    group: 'ours',
-    code: `export * from '${root}packages/vue/dist/index.js'\nexport { createOutbox, httpTransport } from '@outbox/core'`,
-    external: ['vue'],
-  },
-  {
-    name: '@outbox/server: createOutboxHandler',
-    group: 'ours',
-    code: `export { createOutboxHandler } from '@outbox/server'`,
-  },
+    code: `export ${c.import ?? '*'} from '${root}${c.path}'`,
+    external: (c.ignore ?? []).flatMap((x) => [x, `${x}/*`]),
+  }))
+  list.push({ name: '@outbox/core: whole package', group: 'ours', code: `export * from '@outbox/core'` })
+  return list
+}
+
+export const entries = (): Entry[] => [
+  ...ours(),
   { name: 'idb-keyval 6.3.0 (whole package)', group: 'field', code: `export * from 'idb-keyval'` },
   { name: 'ky 1.14.3 (whole package)', group: 'field', code: `export { default } from 'ky'`, resolveDir: core },
   { name: 'ulid 3.0.2 (whole package)', group: 'field', code: `export * from 'ulid'`, resolveDir: core },
@@ -87,7 +82,7 @@ export const entries: Entry[] = [
 
 export async function measureSizes(): Promise<SizeRow[]> {
   const rows: SizeRow[] = []
-  for (const e of entries) {
+  for (const e of entries()) {
     const result = await build({
       stdin: { contents: e.code, resolveDir: e.resolveDir ?? bench, loader: 'js' },
       bundle: true,
@@ -113,10 +108,11 @@ export async function measureSizes(): Promise<SizeRow[]> {
       }).length,
     })
   }
-  const base = rows.find((r) => r.name.startsWith('@outbox/core: createOutbox + httpTransport'))
+  // Bindings over core: what each adds to createOutbox + httpTransport.
+  const base = rows.find((r) => r.group === 'ours' && /createOutbox \+ httpTransport/.test(r.name))
   if (base)
     for (const r of rows)
-      if (r.name.startsWith('@outbox/svelte') || r.name.startsWith('@outbox/vue')) {
+      if (r.group === 'ours' && /^@outbox\/(svelte|vue)/.test(r.name)) {
         r.overBrotli = r.brotliBytes - base.brotliBytes
         r.over = base.name
       }

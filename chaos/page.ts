@@ -1,0 +1,121 @@
+/**
+ * The chaos page: bundled with esbuild (with `@outbox/core` from source) and served by the fault
+ * proxy. It starts a persistent outbox for `?key=` at once, so a reload starts it again, and exposes
+ * `window.chaos`, a driver the harness calls through `page.evaluate`.
+ */
+import { createOutbox, type DeliveryError, httpTransport, type Transport } from '@outbox/core'
+
+const params = new URLSearchParams(location.search)
+const key = params.get('key') ?? 'chaos'
+const slot = params.get('slot') ?? '0'
+const batch = params.get('batch') === '1'
+const beacons = params.get('beacons') !== '0'
+
+// Page-hide beacons are `fetch` calls with `keepalive`; tag them so the server can tell them apart.
+const realFetch = window.fetch.bind(window)
+window.fetch = (input, init) =>
+  init?.keepalive
+    ? realFetch(input, { ...init, headers: { ...(init.headers as Record<string, string>), 'x-beacon': '1' } })
+    : realFetch(input, init)
+
+const http = httpTransport({
+  url: '/events',
+  batch: batch ? { maxItems: 8 } : false,
+  timeoutMs: 2000,
+  headers: { 'x-client': `${key}/${slot}` },
+})
+// `--no-beacons` runs without the page-hide keepalive path (see README: it breaks lane order).
+const transport: Transport = beacons ? http : { maxBatch: http.maxBatch, send: (b, s) => http.send(b, s) }
+
+const outbox = createOutbox({
+  transport,
+  mode: 'persistent',
+  persistenceKey: key,
+  retry: { baseMs: 30, maxMs: 400 },
+  breaker: { threshold: 8, cooldownMs: 300 },
+})
+
+const errors: DeliveryError[] = []
+const pageErrors: string[] = []
+let ready = false
+outbox.on('outbox:error', ({ error }) => errors.push(error))
+addEventListener('error', (e) => pageErrors.push(String(e.error ?? e.message)))
+addEventListener('unhandledrejection', (e) => pageErrors.push(String(e.reason)))
+outbox.ready.then(() => {
+  ready = true
+})
+
+let db: Promise<IDBDatabase> | undefined
+const openDb = (): Promise<IDBDatabase> =>
+  (db ??= new Promise((resolve, reject) => {
+    // As idb-keyval's createStore opens it: version 1 with one object store, `items`.
+    const request = indexedDB.open(`outbox:${key}`)
+    request.onupgradeneeded = () => request.result.createObjectStore('items')
+    request.onsuccess = () => resolve(request.result)
+    request.onerror = () => reject(request.error)
+  }))
+
+const readAll = async (): Promise<Array<[string, unknown]>> => {
+  const database = await openDb()
+  return new Promise((resolve, reject) => {
+    const tx = database.transaction('items', 'readonly')
+    const store = tx.objectStore('items')
+    const keys = store.getAllKeys()
+    const values = store.getAll()
+    tx.oncomplete = () => resolve(keys.result.map((k, i) => [String(k), values.result[i]]))
+    tx.onerror = () => reject(tx.error)
+  })
+}
+
+const PENDING = new Set(['queued', 'sending', 'waiting'])
+
+const chaos = {
+  key,
+  slot,
+  isReady: () => ready,
+  /** Emits messages; returns their emitIds in emit order. */
+  emit(list: Array<{ lane: string; seq: number; reject: boolean }>): string[] {
+    return list.map(({ lane, seq, reject }) => {
+      const payload: Record<string, unknown> = { chatId: lane, seq, text: `tab ${slot} says ${seq}` }
+      if (reject) payload.reject = true
+      return outbox.emit('user:message', payload).emitId
+    })
+  },
+  /**
+   * Waits until each id is stored in IndexedDB or settled (no longer pending here); returns the
+   * ids confirmed within `timeoutMs`.
+   */
+  async confirm(ids: string[], timeoutMs = 5000): Promise<string[]> {
+    const confirmed = new Set<string>()
+    const deadline = Date.now() + timeoutMs
+    while (confirmed.size < ids.length && Date.now() < deadline) {
+      const stored = new Set((await readAll()).map(([k]) => k))
+      for (const id of ids) if (stored.has(id) || !PENDING.has(outbox.status(id).peek() as string)) confirmed.add(id)
+      if (confirmed.size < ids.length) await new Promise((r) => setTimeout(r, 20))
+    }
+    return [...confirmed]
+  },
+  state() {
+    return {
+      size: outbox.size.peek(),
+      online: outbox.online.peek(),
+      breaker: outbox.breaker.peek(),
+      pending: outbox.pending.peek().map((i) => ({ emitId: i.emitId, status: i.status, attempts: i.attempts })),
+      failed: outbox.failed.peek().map((f) => ({ emitId: f.emitId, kind: f.error.kind, code: f.error.code })),
+    }
+  },
+  /** Stored records that are not failed items (what still has to be delivered for this key). */
+  async storedPending(): Promise<number> {
+    return (await readAll()).filter(([, v]) => (v as { item?: { status?: string } })?.item?.status !== 'failed').length
+  },
+  errors: () => errors.slice(),
+  pageErrors: () => pageErrors.slice(),
+}
+
+declare global {
+  interface Window {
+    chaos: typeof chaos
+  }
+}
+
+window.chaos = chaos

@@ -129,25 +129,34 @@ export function httpTransport(options: HttpTransportOptions): Transport {
       const abort = () => deadline.abort(signal.reason)
       if (signal.aborted) abort()
       signal.addEventListener('abort', abort)
-      let timedOut = false
-      const timer = setTimeout(() => {
-        timedOut = true
-        deadline.abort()
-      }, timeoutMs)
-      try {
+      const timedOut = () =>
+        fail(envelopes, {
+          ok: false,
+          error: { kind: 'network', message: `No answer within ${timeoutMs} ms.`, retryable: true },
+        })
+      // The deadline settles the call by itself: an abort can get lost inside fetch implementations
+      // while a body is being read, and a lane must never hang on one request.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const deadlinePassed = new Promise<DeliveryResult[]>((resolve) => {
+        timer = setTimeout(() => {
+          deadline.abort()
+          resolve(timedOut())
+        }, timeoutMs)
+      })
+      const exchange = (async () => {
         const headers = await headersFor(envelopes)
         const response = await client.post(options.url, { json: body(envelopes), headers, signal: deadline.signal })
         return readResults(envelopes, response, await readJson(response))
+      })()
+      try {
+        return await Promise.race([exchange, deadlinePassed])
       } catch (error) {
-        if (timedOut || error instanceof TimeoutError)
-          return fail(envelopes, {
-            ok: false,
-            error: { kind: 'network', message: `No answer within ${timeoutMs} ms.`, retryable: true },
-          })
+        if (error instanceof TimeoutError || (deadline.signal.aborted && !signal.aborted)) return timedOut()
         throw error
       } finally {
         clearTimeout(timer)
         signal.removeEventListener('abort', abort)
+        exchange.catch(() => {}) // settled or abandoned: never an unhandled rejection
       }
     },
     sendBeacon(groups) {

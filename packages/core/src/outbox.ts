@@ -170,12 +170,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
     if (duplicate) return store.envelopeOf(duplicate.item)
     const now = clock.now()
     const emitPolicy = resolvePolicy(event, payload, lane, opts, coalesce, now)
-    // Replaces the same key's item that is not yet in flight (one may be in flight, another queued).
-    const replaced =
-      emitPolicy.coalesceKey === undefined
-        ? undefined
-        : queue.find(undefined, emitPolicy.coalesceKey, (e) => e.item.status !== 'sending')
-    if (queue.entries().size - (replaced ? 1 : 0) >= maxSize) throw new OutboxFullError(maxSize)
+    // Replaces every item of the same key that is not yet in flight (one may be in flight).
+    const replaced = emitPolicy.coalesceKey === undefined ? [] : queue.findAll(emitPolicy.coalesceKey)
+    if (queue.entries().size - replaced.length >= maxSize) throw new OutboxFullError(maxSize)
     const draft: EmitEnvelope = { emitId: nextId(now), event, payload, lane, createdAt: now }
     if (keys) draft.keys = keys
     const text = assertSize(draft)
@@ -184,7 +181,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     // Scheduled before the change, so the first send starts before subscribers hear of the burst.
     scheduler.schedule()
     batch(() => {
-      if (replaced) store.drop(replaced.item.emitId, 'coalesced')
+      for (const entry of replaced) store.drop(entry.item.emitId, 'coalesced')
       store.add({ item: { ...envelope, status: 'queued', attempts: 0 }, policy: emitPolicy, ageFrom: now, failSeq: 0 })
     })
     // Another tab sends for this key: durable items reach it through storage, the rest directly.

@@ -35,7 +35,7 @@ const storageError = (message: string, cause?: unknown): DeliveryError => ({
   hint: 'Items are kept in memory and will be stored again when storage works.',
 })
 
-/** How long start-up waits for storage before it goes on without it. */
+/** How long start-up, `close()` and `clear()` wait for storage before they go on without it. */
 export const LOAD_TIMEOUT_MS = 3000
 
 /** Records per start-up read. */
@@ -345,6 +345,19 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     clock,
   )
 
+  /** Waits for storage, but not for a write that never settles: sign-out and close must finish. */
+  const settled = (work: Promise<void>) =>
+    new Promise<void>((resolve) => {
+      const timer = clock.setTimeout(() => {
+        report(storageError(`Storage did not finish writing within ${LOAD_TIMEOUT_MS} ms`))
+        resolve()
+      }, LOAD_TIMEOUT_MS)
+      void work.then(() => {
+        clock.clearTimeout(timer)
+        resolve()
+      })
+    })
+
   const api: Persistence = {
     ready,
     leading: () => leading,
@@ -361,7 +374,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     },
     async clear() {
       persister.drop()
-      await persister.idle()
+      await settled(persister.idle())
       try {
         await (storage as OutboxStorage).clear()
         post({ t: 'changed' })
@@ -370,7 +383,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       }
     },
     async close() {
-      await persister.idle()
+      await settled(persister.idle())
       closed = true
       leadership.close()
       for (const off of offs) off()

@@ -91,18 +91,24 @@ export function createQueue() {
 
     get: (emitId: string): Entry | undefined => entries.get(emitId),
 
-    /** The first pending entry holding one of these semantic keys or this coalesce key that `accept`s. */
-    find(
-      keys: EmitKeys | undefined,
-      coalesceKey?: string,
-      accept: (entry: Entry) => boolean = () => true,
-    ): Entry | undefined {
-      for (const k of keyIds(keys, coalesceKey))
+    /** The first pending entry holding one of these semantic keys, if any. */
+    find(keys: EmitKeys | undefined): Entry | undefined {
+      for (const k of keyIds(keys, undefined))
         for (const id of index.get(k) ?? []) {
           const entry = entries.get(id)
-          if (entry && accept(entry)) return entry
+          if (entry) return entry
         }
       return undefined
+    },
+
+    /** Every pending entry with this coalesce key that is not in flight. */
+    findAll(coalesceKey: string): Entry[] {
+      const found: Entry[] = []
+      for (const id of index.get(`c\u0000${coalesceKey}`) ?? []) {
+        const entry = entries.get(id)
+        if (entry && entry.item.status !== 'sending') found.push(entry)
+      }
+      return found
     },
 
     add(entry: Entry): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { EmitEnvelope } from '../src/types.ts'
-import { fakeTransport, heldTransport, setup, tick } from './helpers.ts'
+import { fakeTransport, heldTransport, httpError, setup, tick } from './helpers.ts'
 
 describe('dedupe', () => {
   it('returns the pending item for a repeated messageId or requestId and queues nothing', () => {
@@ -47,6 +47,18 @@ describe('coalescing', () => {
       [1, 'sending'],
       [3, 'queued'],
     ])
+  })
+
+  it('replaces every not-yet-sent item with the key, also one waiting to retry', async () => {
+    const transport = heldTransport()
+    const { outbox } = setup({}, transport)
+    outbox.emit('presence', { chatId: 'c', n: 1 }, { coalesceKey: 'p' })
+    await tick() // 1 in flight
+    outbox.emit('presence', { chatId: 'c', n: 2 }, { coalesceKey: 'p' }) // 2 queued
+    transport.settle((b) => b.map((e) => httpError(e, 500)))
+    await tick() // 1 waits to retry
+    outbox.emit('presence', { chatId: 'c', n: 3 }, { coalesceKey: 'p' })
+    expect(outbox.pending.value.map((i) => i.payload.n)).toEqual([3])
   })
 
   it('drops an item older than its ttlMs when its turn comes, never sending it', async () => {

@@ -315,6 +315,26 @@ describe('persistent mode', () => {
     await until(() => closed, 20)
   })
 
+  it('closes and clears within a bound even when a write never settles', async () => {
+    const storage: OutboxStorage = { load: async () => [], write: () => new Promise(() => {}), clear: async () => {} }
+    const clock = fakeClock()
+    const errors: DeliveryError[] = []
+    const { outbox } = await persistent({ persistenceKey: freshKey(), storage, clock })
+    outbox.on('outbox:error', (e) => errors.push(e.error))
+    outbox.emit('m', {})
+    await tick()
+    let cleared = false
+    void outbox.clear().then(() => (cleared = true))
+    await clock.advance(3000)
+    await until(() => cleared)
+    outbox.emit('m', {})
+    let closed = false
+    void outbox.close().then(() => (closed = true))
+    await clock.advance(3000)
+    await until(() => closed)
+    expect(errors.map((e) => e.message)).toContain('Storage did not finish writing within 3000 ms')
+  })
+
   it('works in memory, with a storage error, where IndexedDB is missing', async () => {
     const saved = globalThis.indexedDB
     // @ts-expect-error simulating a browser without IndexedDB

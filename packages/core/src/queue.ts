@@ -46,8 +46,15 @@ export function createQueue() {
   const failedItems = new Map<string, FailedItem>()
   /** Lane → its pending emitIds in order. Map order is the scheduler's round-robin order. */
   const lanes = new Map<string, string[]>()
-  /** Semantic and coalesce keys → the pending emitIds holding them (a retry can make two). */
-  const index = new Map<string, Set<string>>()
+  /**
+   * Semantic and coalesce keys → the pending emitId holding them, or a set of them in the rare case
+   * of several (a retry can make two): most keys cost one map entry, not a set.
+   */
+  const index = new Map<string, string | Set<string>>()
+  const idsOf = (k: string): Iterable<string> => {
+    const ids = index.get(k)
+    return ids === undefined ? [] : typeof ids === 'string' ? [ids] : ids
+  }
   const pendingVersion = signal(0)
   const failedVersion = signal(0)
   let maxId = ''
@@ -94,7 +101,7 @@ export function createQueue() {
     /** The first pending entry holding one of these semantic keys, if any. */
     find(keys: EmitKeys | undefined): Entry | undefined {
       for (const k of keyIds(keys, undefined))
-        for (const id of index.get(k) ?? []) {
+        for (const id of idsOf(k)) {
           const entry = entries.get(id)
           if (entry) return entry
         }
@@ -104,7 +111,7 @@ export function createQueue() {
     /** Every pending entry with this coalesce key that is not in flight. */
     findAll(coalesceKey: string): Entry[] {
       const found: Entry[] = []
-      for (const id of index.get(`c\u0000${coalesceKey}`) ?? []) {
+      for (const id of idsOf(`c\u0000${coalesceKey}`)) {
         const entry = entries.get(id)
         if (entry && entry.item.status !== 'sending') found.push(entry)
       }
@@ -124,8 +131,9 @@ export function createQueue() {
       addToLane(entry)
       for (const k of keyIds(entry.item.keys, entry.policy.coalesceKey)) {
         const ids = index.get(k)
-        if (ids) ids.add(id)
-        else index.set(k, new Set([id]))
+        if (ids === undefined) index.set(k, id)
+        else if (typeof ids === 'string') index.set(k, new Set([ids, id]))
+        else ids.add(id)
       }
       bumpPending()
     },
@@ -146,7 +154,8 @@ export function createQueue() {
       removeFromLane(entry.item)
       for (const k of keyIds(entry.item.keys, entry.policy.coalesceKey)) {
         const ids = index.get(k)
-        if (ids?.delete(emitId) && ids.size === 0) index.delete(k)
+        if (ids === emitId) index.delete(k)
+        else if (typeof ids === 'object' && ids.delete(emitId) && ids.size === 0) index.delete(k)
       }
       bumpPending()
       return entry

@@ -982,10 +982,10 @@ function markdown(meta: Meta, figs: FigureResult[], sizes: SizeRow[], profiles: 
   )
   lines.push('')
   lines.push('Medians over the repetitions, with min and max; a ratio is computed within each repetition.')
-  if (Number(meta.loadMean) > Number(meta.cores) / 2)
+  if (Number(meta.loadMean) > Number(meta.cores))
     lines.push(
       '',
-      `**The machine was shared during this run** (mean load average ${meta.loadMean} on ${meta.cores} cores, besides this suite): absolute rates are below what the same machine gives idle, and vary between repetitions; ratios, measured moments apart, are the figures to read.`,
+      `**The machine was shared during this run** (mean load average ${meta.loadMean} on ${meta.cores} cores, this suite included; it alone keeps about 1–2 busy): absolute rates are below what the same machine gives idle, and vary between repetitions; ratios, measured moments apart, are the figures to read.`,
     )
   lines.push('')
   let section = ''

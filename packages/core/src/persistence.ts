@@ -39,8 +39,9 @@ const storageError = (message: string, cause?: unknown): DeliveryError => ({
 /** How long start-up, `close()` and `clear()` wait for storage before they go on without it. */
 export const LOAD_TIMEOUT_MS = 3000
 
-/** Records per start-up read. */
+/** Records in the first start-up read; each later read takes twice as many, up to `MAX_PAGE_SIZE`. */
 export const PAGE_SIZE = 500
+export const MAX_PAGE_SIZE = 8000
 
 /** How many settled emitIds a tab remembers, so a stale read of storage cannot revive them. */
 const TOMBSTONES = 10_000
@@ -300,16 +301,18 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     const loadPage = storage.loadPage?.bind(storage)
     if (!loadPage) return load(false)
     let after: string | undefined
-    for (;;) {
+    // The first page is small, so the first send starts soon; later pages double, so a long queue
+    // takes few reads.
+    for (let size = PAGE_SIZE; ; size = Math.min(size * 2, MAX_PAGE_SIZE)) {
       let page: Array<[string, unknown]>
       try {
-        page = await loadPage(after, PAGE_SIZE)
+        page = await loadPage(after, size)
       } catch (error) {
         report(storageError('Could not read stored outbox items', error))
         return
       }
       batch(() => merge(page, false))
-      if (page.length < PAGE_SIZE) return
+      if (page.length < size) return
       after = String((page[page.length - 1] as [string, unknown])[0])
       watermark = after
       start()

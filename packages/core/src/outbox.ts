@@ -30,6 +30,21 @@ const realClock: Clock = {
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 }
 
+/**
+ * A pending item with the same property order every time: one hidden class for all items (a
+ * spread of a parsed envelope gives each its own, about 300 bytes apiece).
+ */
+const newItem = (e: EmitEnvelope): OutboxItem => ({
+  emitId: e.emitId,
+  event: e.event,
+  payload: e.payload,
+  keys: e.keys,
+  lane: e.lane,
+  createdAt: e.createdAt,
+  status: 'queued',
+  attempts: 0,
+})
+
 /** `payload.chatId ?? payload.streamId ?? 'default'` */
 export const defaultLane = (_event: string, payload: Record<string, unknown>): string => {
   const lane = payload.chatId ?? payload.streamId
@@ -182,7 +197,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     scheduler.schedule()
     batch(() => {
       for (const entry of replaced) store.drop(entry.item.emitId, 'coalesced')
-      store.add({ item: { ...envelope, status: 'queued', attempts: 0 }, policy: emitPolicy, ageFrom: now, failSeq: 0 })
+      store.add({ item: newItem(envelope), policy: emitPolicy, ageFrom: now, failSeq: 0 })
     })
     // Another tab sends for this key: durable items reach it through storage, the rest directly.
     if (!emitPolicy.durable) persistence.forwardEmit(envelope.emitId)

@@ -1,6 +1,7 @@
 import { decodeTime } from 'ulid'
 import { describe, expect, it } from 'vitest'
 import { InvalidEmitError, OutboxClosedError, OutboxError, OutboxFullError } from '../src/errors.ts'
+import { createIdFactory, isUlid } from '../src/ulid.ts'
 import { fakeTransport, heldTransport, setup, tick } from './helpers.ts'
 
 class Point {
@@ -24,6 +25,17 @@ describe('emit', () => {
     expect([...ids].sort()).toEqual(ids)
     expect(ids.every((id) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(id))).toBe(true)
     expect(decodeTime(ids[0] as string)).toBe(clock.now())
+  })
+
+  it('draws default ids from crypto randomness: unique, ordered, and random across outboxes', () => {
+    const a = createIdFactory()
+    const b = createIdFactory()
+    const ids = Array.from({ length: 10_000 }, (_, i) => a(1_700_000_000_000 + Math.floor(i / 100)))
+    expect(new Set(ids).size).toBe(10_000)
+    expect([...ids].sort()).toEqual(ids)
+    expect(ids.every(isUlid)).toBe(true)
+    // Two outboxes in the same millisecond do not collide.
+    expect(b(1_700_000_000_000)).not.toBe(ids[0])
   })
 
   it('takes a copy of the payload, so later mutation does not change what is sent', async () => {

@@ -22,7 +22,6 @@ type Context = {
 export type Command = { op: 'discard' | 'retry'; emitId: string } | { op: 'retry-all' | 'clear' | 'flush' }
 
 type Message =
-  | { t: 'hello' }
   | { t: 'changed' }
   | { t: 'delta'; puts: Array<readonly [string, unknown]>; deletes: string[] }
   | { t: 'notice'; notice: RemoteNotice }
@@ -102,16 +101,10 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   const post = (message: Message) => {
     if (!closed) channel?.postMessage(message)
   }
-  /** Whether another outbox on this key has been heard from (a new one says hello at once). */
-  let peers = false
-  post({ t: 'hello' })
 
   const persister: Persister = createPersister(storage, {
     onError: (error) => report(storageError('Could not store outbox items; keeping them in memory', error)),
-    // A follower always tells (the sender needs its items); the sender only once another tab exists.
-    onCommitted: (puts, deletes) => {
-      if (peers || !leading) post({ t: 'delta', puts: [...puts], deletes: [...deletes] })
-    },
+    onCommitted: (puts, deletes) => post({ t: 'delta', puts: [...puts], deletes: [...deletes] }),
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
   })
   store.setPersister(persister)
@@ -232,7 +225,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   const announce = (notice: RemoteNotice) => {
     // Failed items stay stored (until retried or discarded), so only acks and drops are final.
     if (notice.kind !== 'failed') bury(notice.envelope.emitId)
-    if (leading && !mirroring && peers) post({ t: 'notice', notice })
+    if (leading && !mirroring) post({ t: 'notice', notice })
   }
   const offs = [
     events.on('outbox:acked', ({ envelope, ack }) => announce({ kind: 'acked', envelope, ack })),
@@ -253,7 +246,6 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
 
   if (channel)
     channel.onmessage = ({ data }: MessageEvent<Message>) => {
-      peers = true
       if (data?.t === 'changed') sync()
       else if (data?.t === 'delta') {
         if (buffered) buffered.push(data)

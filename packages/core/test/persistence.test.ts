@@ -397,28 +397,6 @@ describe('persistent mode', () => {
 })
 
 describe('several outboxes on one key', () => {
-  it('a sender alone broadcasts nothing but its hello; once another tab speaks, it shares its changes', async () => {
-    const key = freshKey()
-    const heard: Array<{ t: string }> = []
-    const tab = new BroadcastChannel(`outbox:${key}`)
-    tab.onmessage = ({ data }) => heard.push(data)
-    try {
-      const { outbox, clock } = await persistent({ persistenceKey: key })
-      await clock.advance(2000)
-      const first = outbox.emit('m', {})
-      await until(() => outbox.status(first.emitId).value === 'delivered')
-      for (let i = 0; i < 20; i++) await tick()
-      expect(heard.map((m) => m.t)).toEqual(['hello'])
-      tab.postMessage({ t: 'hello' })
-      for (let i = 0; i < 50 && heard.length === 1; i++) await tick() // the hello arrives
-      const second = outbox.emit('m', {})
-      await until(() => outbox.status(second.emitId).value === 'delivered')
-      await until(() => heard.some((m) => m.t === 'delta') && heard.some((m) => m.t === 'notice'))
-    } finally {
-      tab.close()
-    }
-  })
-
   it('exactly one sends; the other’s emits reach it and both show the shared queue', async () => {
     const key = freshKey()
     const transport = heldTransport()

@@ -1,6 +1,5 @@
+import { isRecord } from './record.ts'
 import type { DeliveryError, DeliveryResult, EmitEnvelope } from './types.ts'
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 const invalid = (emitId: string, message: string): DeliveryResult => ({
   emitId,

@@ -21,31 +21,33 @@ export function toRecord(entry: Entry): StoredRecord {
   return record
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+/** A plain JSON object (not null, not an array): the first check on anything read from outside. */
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 const optional = (v: unknown, check: (v: unknown) => boolean) => v === undefined || check(v)
 const isString = (v: unknown): v is string => typeof v === 'string'
 
 export const isDeliveryError = (v: unknown): v is DeliveryError =>
-  isObject(v) &&
+  isRecord(v) &&
   ['http', 'network', 'rejected', 'invalid-ack', 'expired', 'storage'].includes(v.kind as string) &&
   isString(v.message) &&
   typeof v.retryable === 'boolean' &&
   optional(v.code, (c) => isString(c) || typeof c === 'number') &&
   optional(v.hint, isString)
 
-const isKeys = (v: unknown) => isObject(v) && optional(v.messageId, isString) && optional(v.requestId, isString)
+const isKeys = (v: unknown) => isRecord(v) && optional(v.messageId, isString) && optional(v.requestId, isString)
 
 /** Validates a record read back from storage; returns a reason when it cannot be trusted. */
 export function checkRecord(key: string, value: unknown): { record: StoredRecord } | { reason: string } {
-  if (!isObject(value)) return { reason: 'not an object' }
+  if (!isRecord(value)) return { reason: 'not an object' }
   if (value.v !== RECORD_VERSION) return { reason: `unknown record version ${String(value.v)}` }
   const item = value.item
-  if (!isObject(item)) return { reason: 'no item' }
+  if (!isRecord(item)) return { reason: 'no item' }
   if (!isUlid(item.emitId) || item.emitId !== key) return { reason: 'emitId is not a ULID matching its key' }
   if (!isString(item.event) || item.event === '') return { reason: 'bad event name' }
-  if (!isObject(item.payload)) return { reason: 'payload is not an object' }
+  if (!isRecord(item.payload)) return { reason: 'payload is not an object' }
   if (!isString(item.lane)) return { reason: 'bad lane' }
   if (!isTime(item.createdAt)) return { reason: 'bad createdAt' }
   if (!isCount(item.attempts)) return { reason: 'bad attempts' }

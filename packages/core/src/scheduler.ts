@@ -1,7 +1,7 @@
 import { batch } from '@preact/signals-core'
 import type { Breaker } from './breaker.ts'
 import type { Entry, Queue } from './queue.ts'
-import { isDeliveryError } from './record.ts'
+import { isDeliveryError, isRecord } from './record.ts'
 import { classify, decideRetry, expiredError, type RetryPolicy } from './retry.ts'
 import type { Store } from './store.ts'
 import type { Clock, DeliveryError, DeliveryResult, Transport } from './types.ts'
@@ -21,8 +21,6 @@ type SchedulerContext = {
   watermark: () => string | undefined
   onDrained: () => void
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** Trusts nothing a transport returns: a malformed result counts as an invalid ack. */
 const validResult = (r: unknown): r is DeliveryResult =>
@@ -243,7 +241,6 @@ export function createScheduler(ctx: SchedulerContext) {
       this.abort()
       settleFlush()
     },
-    inFlight: (): number => inFlight.size,
   }
 }
 

@@ -72,7 +72,6 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
     setPersister(p: Persister | null) {
       persister = p
     },
-    persist,
     add(entry: Entry) {
       queue.add(entry)
       persist(entry)

@@ -84,7 +84,6 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const online = signal(network.online)
   const paused = signal(false)
   let closed = false
-  let loaded = options.mode !== 'persistent'
 
   const scheduler = createScheduler({
     queue,
@@ -101,9 +100,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   })
 
   const persistence = openPersistence(options, { queue, store, events, clock, scheduler })
-  const ready = persistence.ready.then(() => {
-    loaded = true
-  })
+  const ready = persistence.ready
 
   const stopNetwork = network.subscribe((isOnline) => {
     if (isOnline === online.peek()) return
@@ -116,7 +113,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
   // session sees their ack; the server deduplicates the resend.
   const stopPageHide = onPageHide(() => {
     const beacon = options.transport.sendBeacon
-    if (closed || !loaded || !online.peek() || !persistence.leading() || !beacon) return
+    if (
+      closed ||
+      !persistence.started() ||
+      persistence.watermark() !== undefined ||
+      !online.peek() ||
+      !persistence.leading() ||
+      !beacon
+    )
+      return
     const perLane = Math.max(1, options.transport.maxBatch ?? 1)
     const groups: EmitEnvelope[][] = []
     for (const ids of queue.lanes.values()) {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import { applyInLaneOrder, createLedger } from '../test/ledger.ts'
 
 /**
  * What the events endpoint does with the next request:
@@ -95,10 +96,8 @@ export const PAGE_HTML = `<!doctype html>
  *   a request to keep a sender mid-flush, fail, drop.
  */
 export async function startServer() {
-  const applied = new Map<string, number>()
-  const results = new Map<string, Record<string, unknown>>()
+  const { applied, laneLog, results, record } = createLedger()
   const fingerprints = new Map<string, string>()
-  const laneLog = new Map<string, string[]>()
   const received = new Map<string, number>()
   const requests: RequestRecord[] = []
   const protocolErrors: string[] = []
@@ -123,26 +122,11 @@ export async function startServer() {
       }
       return stored
     }
-    applied.set(e.emitId, (applied.get(e.emitId) ?? 0) + 1)
-    const log = laneLog.get(e.lane) ?? []
-    log.push(e.emitId)
-    laneLog.set(e.lane, log)
-    const ack = { ok: true, emitId: e.emitId, serverId: `s-${applied.size}` }
-    results.set(e.emitId, ack)
     fingerprints.set(e.emitId, print)
-    return ack
+    return record(e)
   }
 
-  /** Batch: in order; within a lane nothing after an envelope that did not succeed. */
-  const applyAll = (envelopes: WireEnvelope[]) => {
-    const blocked = new Set<string>()
-    return envelopes.map((e) => {
-      if (blocked.has(e.lane)) return { ok: false, emitId: e.emitId, code: 'lane-blocked', retryable: true }
-      const r = apply(e)
-      if (r.ok !== true) blocked.add(e.lane)
-      return r
-    })
-  }
+  const applyAll = (envelopes: WireEnvelope[]) => applyInLaneOrder(envelopes, apply)
 
   const answer = (res: ServerResponse, record: RequestRecord | undefined, status: number, json: unknown) => {
     if (record) record.status = status

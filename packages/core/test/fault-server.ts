@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { applyInLaneOrder, createLedger } from './ledger.ts'
 
 export type Fault = 'none' | '500' | '429' | '503' | 'drop-before' | 'drop-after' | 'html-200' | 'slow'
 
@@ -24,9 +25,7 @@ export function prng(seed: number) {
 export async function startFaultServer(
   options: { fault?: (req: number) => Fault; slowMs?: number; reject?: (e: Envelope) => boolean } = {},
 ) {
-  const applied = new Map<string, number>()
-  const results = new Map<string, Record<string, unknown>>()
-  const laneLog = new Map<string, string[]>()
+  const { applied, laneLog, results, record } = createLedger()
   const requests: Array<{ headers: IncomingMessage['headers']; body: unknown }> = []
   const faults = new Map<Fault, number>()
   let n = 0
@@ -39,25 +38,10 @@ export async function startFaultServer(
       results.set(e.emitId, rejection)
       return rejection
     }
-    applied.set(e.emitId, (applied.get(e.emitId) ?? 0) + 1)
-    const log = laneLog.get(e.lane) ?? []
-    log.push(e.emitId)
-    laneLog.set(e.lane, log)
-    const ack = { ok: true, emitId: e.emitId, serverId: `s-${applied.size}` }
-    results.set(e.emitId, ack)
-    return ack
+    return record(e)
   }
 
-  /** Batch: in order; within a lane, nothing after an envelope that did not succeed. */
-  const applyBatch = (envelopes: Envelope[]) => {
-    const blocked = new Set<string>()
-    return envelopes.map((e) => {
-      if (blocked.has(e.lane)) return { ok: false, emitId: e.emitId, code: 'lane-blocked', retryable: true }
-      const r = apply(e)
-      if (r.ok !== true) blocked.add(e.lane)
-      return r
-    })
-  }
+  const applyBatch = (envelopes: Envelope[]) => applyInLaneOrder(envelopes, apply)
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []

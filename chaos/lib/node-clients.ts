@@ -2,6 +2,7 @@ import {
   createOutbox,
   type DeliveryError,
   httpTransport,
+  manualNetwork,
   memoryStorage,
   type NetworkMonitor,
   type Outbox,
@@ -11,26 +12,6 @@ import {
 import type { Ledger } from './ledger.ts'
 import type { FaultProxy } from './proxy.ts'
 import { type Random, sleep } from './random.ts'
-
-/** A network monitor the harness toggles by hand. */
-export function manualNetwork(initial = true) {
-  let online = initial
-  const listeners = new Set<(online: boolean) => void>()
-  return {
-    get online() {
-      return online
-    },
-    subscribe(fn: (online: boolean) => void) {
-      listeners.add(fn)
-      return () => void listeners.delete(fn)
-    },
-    set(value: boolean) {
-      if (value === online) return
-      online = value
-      for (const fn of listeners) fn(value)
-    },
-  } satisfies NetworkMonitor & Record<string, unknown>
-}
 
 export type NodeClientOptions = {
   count: number

@@ -5,7 +5,7 @@ export { DeliveryFailedError, InvalidEmitError, OutboxClosedError, OutboxError, 
 export type { HttpTransportOptions } from './http-transport.ts'
 export { httpTransport } from './http-transport.ts'
 export { idbStorage } from './idb-storage.ts'
-export { alwaysOnline, browserNetwork } from './network.ts'
+export { alwaysOnline, browserNetwork, manualNetwork } from './network.ts'
 export { createOutbox, defaultLane } from './outbox.ts'
 export { defaultHardErrorCodes } from './retry.ts'
 export { parseRetryAfter } from './retry-after.ts'

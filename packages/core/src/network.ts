@@ -31,6 +31,32 @@ export function browserNetwork(target: Window = window): NetworkMonitor {
   }
 }
 
+/**
+ * A monitor the app switches by hand with `set(online)`: for connectivity learned elsewhere (a
+ * native bridge, a socket's state, a health check), and for tests.
+ */
+export function manualNetwork(
+  initial = true,
+): NetworkMonitor & { set(online: boolean): void; listenerCount(): number } {
+  let online = initial
+  const listeners = new Set<(online: boolean) => void>()
+  return {
+    get online() {
+      return online
+    },
+    subscribe(listener) {
+      listeners.add(listener)
+      return () => void listeners.delete(listener)
+    },
+    set(value) {
+      if (value === online) return
+      online = value
+      for (const listener of listeners) listener(value)
+    },
+    listenerCount: () => listeners.size,
+  }
+}
+
 /** The default monitor: browser events where a window exists, always online elsewhere. */
 export const defaultNetwork = (): NetworkMonitor =>
   typeof window !== 'undefined' && typeof window.addEventListener === 'function' ? browserNetwork(window) : alwaysOnline

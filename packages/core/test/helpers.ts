@@ -1,3 +1,4 @@
+import { manualNetwork } from '../src/network.ts'
 import { createOutbox } from '../src/outbox.ts'
 import type { Clock, DeliveryResult, EmitEnvelope, NetworkMonitor, OutboxOptions, Transport } from '../src/types.ts'
 
@@ -109,25 +110,7 @@ export const httpError = (e: EmitEnvelope, code: number, retryAfterMs?: number):
   ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
 })
 
-/** A network monitor the test switches by hand. */
-export function manualNetwork(initial = true) {
-  let online = initial
-  const listeners = new Set<(online: boolean) => void>()
-  return {
-    get online() {
-      return online
-    },
-    subscribe(fn: (online: boolean) => void) {
-      listeners.add(fn)
-      return () => void listeners.delete(fn)
-    },
-    set(value: boolean) {
-      online = value
-      for (const fn of listeners) fn(value)
-    },
-    listenerCount: () => listeners.size,
-  } satisfies NetworkMonitor & Record<string, unknown>
-}
+export { manualNetwork }
 
 /** A fresh outbox on fake time with no jitter unless a test asks for it. */
 export function setup(options: Partial<OutboxOptions> = {}, transport: Transport = fakeTransport()) {

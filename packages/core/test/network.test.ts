@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { alwaysOnline, browserNetwork, defaultNetwork } from '../src/network.ts'
+import { alwaysOnline, browserNetwork, defaultNetwork, manualNetwork } from '../src/network.ts'
 import { ack, fakeTransport, httpError, setup } from './helpers.ts'
 
 /** A stand-in window: an EventTarget with navigator.onLine. */
@@ -86,5 +86,18 @@ describe('network', () => {
     expect(typeof window).toBe('undefined')
     expect(defaultNetwork()).toBe(alwaysOnline)
     expect(alwaysOnline.online).toBe(true)
+  })
+
+  it('offers a monitor switched by hand, which tells listeners of changes only', () => {
+    const network = manualNetwork(false)
+    const heard: boolean[] = []
+    const stop = network.subscribe((online) => heard.push(online))
+    network.set(false)
+    network.set(true)
+    network.set(true)
+    expect(heard).toEqual([true])
+    expect(network.online).toBe(true)
+    stop()
+    expect(network.listenerCount()).toBe(0)
   })
 })

@@ -5,6 +5,7 @@ import {
   createOutbox,
   type DeliveryResult,
   type EmitEnvelope,
+  manualNetwork,
   type NetworkMonitor,
   type Outbox,
   type OutboxState,
@@ -26,24 +27,7 @@ export const stoppedClock = (now = 1_700_000_000_000): Clock => ({
   clearTimeout: () => {},
 })
 
-/** A network monitor the test switches by hand. */
-export function manualNetwork(initial = true) {
-  let online = initial
-  const listeners = new Set<(online: boolean) => void>()
-  return {
-    get online() {
-      return online
-    },
-    subscribe(fn: (online: boolean) => void) {
-      listeners.add(fn)
-      return () => void listeners.delete(fn)
-    },
-    set(value: boolean) {
-      online = value
-      for (const fn of listeners) fn(value)
-    },
-  } satisfies NetworkMonitor & Record<string, unknown>
-}
+export { manualNetwork }
 
 /** A transport whose calls stay open until the test answers them. */
 export function heldTransport() {

@@ -4,7 +4,6 @@ import {
   httpTransport,
   manualNetwork,
   memoryStorage,
-  type NetworkMonitor,
   type Outbox,
   OutboxFullError,
   type OutboxStorage,

@@ -1,6 +1,6 @@
 import { manualNetwork } from '../src/network.ts'
 import { createOutbox } from '../src/outbox.ts'
-import type { Clock, DeliveryResult, EmitEnvelope, NetworkMonitor, OutboxOptions, Transport } from '../src/types.ts'
+import type { Clock, DeliveryResult, EmitEnvelope, OutboxOptions, Transport } from '../src/types.ts'
 
 /** Lets every queued microtask and promise callback run (a macrotask turn; no wall-clock wait). */
 export const tick = () => new Promise<void>((resolve) => setImmediate(resolve))

@@ -6,7 +6,6 @@ import {
   type DeliveryResult,
   type EmitEnvelope,
   manualNetwork,
-  type NetworkMonitor,
   type Outbox,
   type OutboxState,
   type SignalLike,

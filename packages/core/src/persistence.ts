@@ -24,7 +24,8 @@ export type Command = { op: 'discard' | 'retry'; emitId: string } | { op: 'retry
 type Message =
   | { t: 'changed' }
   | { t: 'delta'; puts: Array<readonly [string, unknown]>; deletes: string[] }
-  | { t: 'notice'; notice: RemoteNotice }
+  | { t: 'notices'; notices: RemoteNotice[] }
+  | { t: 'sending'; sent: Array<[emitId: string, attempts: number]> }
   | { t: 'cmd'; cmd: Command }
   | { t: 'emit'; record: StoredRecord }
 
@@ -38,9 +39,9 @@ const storageError = (message: string, cause?: unknown): DeliveryError => ({
 /** How long start-up, `close()` and `clear()` wait for storage before they go on without it. */
 export const LOAD_TIMEOUT_MS = 3000
 
-/** Records in the first start-up read; each later read takes twice as many, up to `MAX_PAGE_SIZE`. */
+/** Records in the first start-up read (so the first send starts soon), and in each later one. */
 export const PAGE_SIZE = 500
-export const MAX_PAGE_SIZE = 8000
+export const MAX_PAGE_SIZE = 20_000
 
 /** How many settled emitIds a tab remembers, so a stale read of storage cannot revive them. */
 const TOMBSTONES = 10_000
@@ -107,7 +108,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     onCommitted: (puts, deletes) => post({ t: 'delta', puts: [...puts], deletes: [...deletes] }),
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
   })
-  store.setPersister(persister)
+  store.setPersister(persister, (sent) => post({ t: 'sending', sent }))
 
   let leading = false
   let loaded = false
@@ -222,10 +223,18 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
 
   // Settlements of the sender are announced; a follower's own echo of them is not.
   let mirroring = false
+  let notices: RemoteNotice[] = []
   const announce = (notice: RemoteNotice) => {
     // Failed items stay stored (until retried or discarded), so only acks and drops are final.
     if (notice.kind !== 'failed') bury(notice.envelope.emitId)
-    if (leading && !mirroring) post({ t: 'notice', notice })
+    if (!leading || mirroring) return
+    // A batch settles many items at once: one message for all of them.
+    if (notices.length === 0)
+      queueMicrotask(() => {
+        post({ t: 'notices', notices })
+        notices = []
+      })
+    notices.push(notice)
   }
   const offs = [
     events.on('outbox:acked', ({ envelope, ack }) => announce({ kind: 'acked', envelope, ack })),
@@ -250,13 +259,21 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       else if (data?.t === 'delta') {
         if (buffered) buffered.push(data)
         else applyDelta(data.puts, data.deletes)
-      } else if (data?.t === 'notice' && !leading) {
+      } else if (data?.t === 'notices' && !leading && Array.isArray(data.notices)) {
         mirroring = true
         try {
-          batch(() => store.applyRemote(data.notice))
+          batch(() => {
+            for (const notice of data.notices) store.applyRemote(notice)
+          })
         } finally {
           mirroring = false
         }
+      } else if (data?.t === 'sending' && !leading && Array.isArray(data.sent)) {
+        batch(() => {
+          for (const [id, attempts] of data.sent)
+            if (Number.isInteger(attempts) && queue.get(id) && !persister.unwritten(id))
+              queue.update(id, { status: 'sending', attempts })
+        })
       } else if (data?.t === 'cmd' && leading) batch(() => run(data.cmd))
       else if (data?.t === 'emit' && leading) {
         const checked = checkRecord(data.record.item.emitId, data.record)
@@ -293,9 +310,9 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     const loadPage = storage.loadPage?.bind(storage)
     if (!loadPage) return load(false)
     let after: string | undefined
-    // The first page is small, so the first send starts soon; later pages double, so a long queue
-    // takes few reads.
-    for (let size = PAGE_SIZE; ; size = Math.min(size * 2, MAX_PAGE_SIZE)) {
+    // The first page is small, so the first send starts soon; later pages are large, because every
+    // read costs a round trip to the database: 10 000 stored items take two reads.
+    for (let size = PAGE_SIZE; ; size = MAX_PAGE_SIZE) {
       let page: Array<[string, unknown]>
       try {
         page = await loadPage(after, size)

@@ -139,7 +139,7 @@ export function createScheduler(ctx: SchedulerContext) {
       queue.lanes.delete(lane)
       queue.lanes.set(lane, ids)
     }
-    for (const { item } of sent) store.update(item.emitId, { status: 'sending', attempts: item.attempts + 1 })
+    store.sending(sent)
     let results: unknown
     let thrown: unknown
     try {

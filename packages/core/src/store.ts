@@ -45,6 +45,7 @@ const dropError = (reason: DropReason): DeliveryError => ({
  */
 export function createStore(queue: Queue, events: ReturnType<typeof createEmitter<OutboxEvents>>) {
   let persister: Persister | null = null
+  let announceSending: ((sent: Array<[emitId: string, attempts: number]>) => void) | undefined
   const acks = new Map<string, Record<string, unknown>>()
   /** Failed items that were never stored (non-durable): a retry keeps them out of storage. */
   const volatileFailed = new Set<string>()
@@ -69,8 +70,10 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
 
   return {
     envelopeOf,
-    setPersister(p: Persister | null) {
+    /** `onSending` tells other tabs what went in flight without writing it (see `sending`). */
+    setPersister(p: Persister | null, onSending?: (sent: Array<[emitId: string, attempts: number]>) => void) {
       persister = p
+      announceSending = onSending
     },
     add(entry: Entry) {
       queue.add(entry)
@@ -78,6 +81,23 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
     },
     update(emitId: string, patch: Partial<OutboxItem>, meta?: Partial<Entry>) {
       persist(queue.update(emitId, patch, meta))
+    },
+    /**
+     * Items go in flight. Storage is not rewritten for it: a stored item that was in flight when
+     * the page died was not acked, so it loads as pending and goes again under its emitId either
+     * way, and skipping the rewrite saves one put per delivered item. Other tabs are told. (An item
+     * whose first write is not yet committed is written again with its new status instead, so
+     * other tabs, which learn of it from that write, see the status after it.)
+     */
+    sending(sent: readonly Entry[]) {
+      const told: Array<[string, number]> = []
+      for (const { item } of sent) {
+        const entry = queue.update(item.emitId, { status: 'sending', attempts: item.attempts + 1 })
+        if (!entry?.policy.durable || !persister) continue
+        if (persister.unwritten(item.emitId)) persist(entry)
+        else told.push([item.emitId, entry.item.attempts])
+      }
+      if (told.length > 0) announceSending?.(told)
     },
     ack(emitId: string, ack: Record<string, unknown>) {
       const entry = queue.remove(emitId)

@@ -2,6 +2,7 @@ import 'fake-indexeddb/auto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { idbStorage } from '../src/idb-storage.ts'
 import { createOutbox } from '../src/outbox.ts'
+import { MAX_PAGE_SIZE, PAGE_SIZE } from '../src/persistence.ts'
 import { RECORD_VERSION } from '../src/record.ts'
 import { memoryStorage, type OutboxStorage } from '../src/storage.ts'
 import type { DeliveryError, Outbox, OutboxOptions, Transport } from '../src/types.ts'
@@ -196,10 +197,100 @@ describe('persistent mode', () => {
     transport.settle()
     await until(() => transport.open.length === 1)
     expect(transport.open[0]?.batch[0]?.emitId).toBe(stored[1])
-    pages.shift()?.() // the second page (up to 1 000 records) holds the other 700
+    pages.shift()?.() // the second page (up to MAX_PAGE_SIZE records) holds the other 700
     await until(() => ready)
     await until(() => transport.open.length === 3)
     expect(transport.open.map((c) => c.batch[0]?.emitId).sort()).toEqual([stored[1], stored[600], fresh.emitId].sort())
+  })
+
+  it('reads the first page small and the rest in pages of MAX_PAGE_SIZE', async () => {
+    const storage = memoryStorage()
+    const before = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })
+    const stored = Array.from({ length: PAGE_SIZE + 30 }, (_, i) => before.outbox.emit('m', { i }).emitId)
+    await before.outbox.close()
+    const reads: Array<[string | undefined, number]> = []
+    const outbox = createOutbox({
+      transport: fakeTransport(),
+      mode: 'persistent',
+      storage: {
+        ...storage,
+        loadPage: (after, limit) => {
+          reads.push([after, limit])
+          return storage.loadPage?.(after, limit) ?? Promise.resolve([])
+        },
+      },
+      clock: fakeClock(),
+      network: manualNetwork(false),
+    })
+    open.push(outbox)
+    await outbox.ready
+    expect(reads).toEqual([
+      [undefined, PAGE_SIZE],
+      [stored[PAGE_SIZE - 1], MAX_PAGE_SIZE],
+    ])
+    expect(outbox.pending.value.map((i) => i.emitId)).toEqual(stored)
+  })
+
+  it('idbStorage.loadPage reads keys and values with one getAllRecords, or getAllKeys + getAll without it', async () => {
+    const key = freshKey()
+    const storage = idbStorage(key)
+    const ids = ['01ARZ3NDEKTSV4RRFFQ69G5FA1', '01ARZ3NDEKTSV4RRFFQ69G5FA2', '01ARZ3NDEKTSV4RRFFQ69G5FA3']
+    await storage.write(
+      ids.map((id, i) => [id, { i }]),
+      [],
+    )
+    const want = [
+      [
+        [ids[0], { i: 0 }],
+        [ids[1], { i: 1 }],
+      ],
+      [
+        [ids[1], { i: 1 }],
+        [ids[2], { i: 2 }],
+      ],
+    ]
+    const proto = IDBObjectStore.prototype as IDBObjectStore & { getAllRecords?: (...args: unknown[]) => unknown }
+    const original = proto.getAllRecords
+    expect(original).toBeTypeOf('function') // fake-indexeddb has it, as Chromium 141+ does
+    let calls = 0
+    proto.getAllRecords = function (this: IDBObjectStore, ...args: unknown[]) {
+      calls++
+      return original?.apply(this, args)
+    }
+    try {
+      expect([await storage.loadPage?.(undefined, 2), await storage.loadPage?.(ids[0], 10)]).toEqual(want)
+      expect(calls).toBe(2)
+      // Browsers without it: getAllKeys + getAll in one transaction.
+      delete proto.getAllRecords
+      expect([await storage.loadPage?.(undefined, 2), await storage.loadPage?.(ids[0], 10)]).toEqual(want)
+      expect(calls).toBe(2)
+    } finally {
+      proto.getAllRecords = original
+    }
+  })
+
+  it('does not rewrite a stored item when it goes in flight; the other tab still sees it sending', async () => {
+    const key = freshKey()
+    const inner = memoryStorage()
+    const before = await persistent({ persistenceKey: key, storage: inner, network: manualNetwork(false) })
+    const stored = before.outbox.emit('m', { chatId: 'c' })
+    await before.outbox.close()
+    const { storage, writes } = counting(inner)
+    const transport = heldTransport()
+    const clock = fakeClock(before.clock.now() + 1000)
+    const leader = await persistent({ persistenceKey: key, storage: { ...inner, ...storage }, clock }, transport)
+    const follower = await persistent({ persistenceKey: key, storage: inner, clock, network: manualNetwork() })
+    await clock.advance(2000) // leadership
+    await until(() => transport.open.length === 1)
+    expect(leader.outbox.pending.value.map((i) => [i.status, i.attempts])).toEqual([['sending', 1]])
+    await until(() => follower.outbox.pending.value[0]?.status === 'sending')
+    expect(follower.outbox.pending.value.map((i) => [i.emitId, i.attempts])).toEqual([[stored.emitId, 1]])
+    expect(writes).toEqual([]) // in flight, and storage untouched
+    expect((inner.records.get(stored.emitId) as { item: { status: string } }).item.status).toBe('queued')
+    transport.settle()
+    await until(() => writes.length === 1 && follower.outbox.size.value === 0)
+    expect(writes).toEqual([{ puts: 0, deletes: 1 }])
+    expect(inner.records.size).toBe(0)
   })
 
   it('skips and reports stored records that are not valid envelopes', async () => {

@@ -124,8 +124,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
       return
     const perLane = Math.max(1, options.transport.maxBatch ?? 1)
     const groups: EmitEnvelope[][] = []
-    for (const ids of queue.lanes.values()) {
-      const items = ids.slice(0, perLane).map((id) => queue.get(id)?.item)
+    for (const lane of queue.lanes.keys()) {
+      const items = queue.laneIds(lane, perLane).map((id) => queue.get(id)?.item)
       if (items.some((item) => !item || item.status === 'sending')) continue
       groups.push(items.map((item) => store.envelopeOf(item as OutboxItem)))
     }
@@ -241,8 +241,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
       let last: readonly OutboxItem[] = []
       return computed(() => {
         queue.version.value
-        const ids = queue.lanes.get(name) ?? []
-        const items = ids.map((id) => queue.get(id)?.item).filter((i): i is OutboxItem => i !== undefined)
+        const items = queue
+          .laneIds(name)
+          .map((id) => queue.get(id)?.item)
+          .filter((i): i is OutboxItem => i !== undefined)
         // Unchanged lane, same array: a chat view does not re-render for other chats' traffic.
         if (items.length === last.length && items.every((item, i) => item === last[i])) return last
         return (last = items)

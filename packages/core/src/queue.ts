@@ -20,14 +20,22 @@ const keyIds = (keys: EmitKeys | undefined, coalesceKey: string | undefined): st
   return ids
 }
 
-/** Inserts `id` into an array kept sorted by emitId (ULIDs sort by emit order). */
-const insertSorted = (ids: string[], id: string): void => {
+/**
+ * A lane's pending emitIds in order, from `head` on. Acks remove heads, so removing one moves
+ * `head` instead of shifting the array (which costs O(n) for a long lane); the dead prefix is cut
+ * off once it is half the array.
+ */
+export type Lane = { ids: string[]; head: number }
+
+/** Inserts `id` into a lane kept sorted by emitId (ULIDs sort by emit order). */
+const insertSorted = (lane: Lane, id: string): void => {
+  const { ids } = lane
   let hi = ids.length
-  if (hi === 0 || (ids[hi - 1] as string) < id) {
+  if ((ids[hi - 1] as string) < id) {
     ids.push(id)
     return
   }
-  let lo = 0
+  let lo = lane.head
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
     if ((ids[mid] as string) < id) lo = mid + 1
@@ -45,7 +53,7 @@ export function createQueue() {
   let entries = new Map<string, Entry>()
   const failedItems = new Map<string, FailedItem>()
   /** Lane → its pending emitIds in order. Map order is the scheduler's round-robin order. */
-  const lanes = new Map<string, string[]>()
+  const lanes = new Map<string, Lane>()
   /**
    * Semantic and coalesce keys → the pending emitId holding them, or a set of them in the rare case
    * of several (a retry can make two): most keys cost one map entry, not a set.
@@ -63,18 +71,25 @@ export function createQueue() {
   const bumpFailed = () => void failedVersion.value++
 
   const addToLane = (entry: Entry) => {
-    const ids = lanes.get(entry.item.lane)
-    if (ids) insertSorted(ids, entry.item.emitId)
-    else lanes.set(entry.item.lane, [entry.item.emitId])
+    const lane = lanes.get(entry.item.lane)
+    if (lane) insertSorted(lane, entry.item.emitId)
+    else lanes.set(entry.item.lane, { ids: [entry.item.emitId], head: 0 })
   }
 
   const removeFromLane = (item: OutboxItem) => {
-    const ids = lanes.get(item.lane)
-    if (!ids) return
-    const at = ids[0] === item.emitId ? 0 : ids.indexOf(item.emitId)
-    if (at === 0) ids.shift()
-    else if (at > 0) ids.splice(at, 1)
-    if (ids.length === 0) lanes.delete(item.lane)
+    const lane = lanes.get(item.lane)
+    if (!lane) return
+    const { ids } = lane
+    if (ids[lane.head] === item.emitId) lane.head++
+    else {
+      const at = ids.indexOf(item.emitId, lane.head)
+      if (at > 0) ids.splice(at, 1)
+    }
+    if (lane.head === ids.length) lanes.delete(item.lane)
+    else if (lane.head > 64 && lane.head * 2 > ids.length) {
+      ids.splice(0, lane.head)
+      lane.head = 0
+    }
   }
 
   return {
@@ -97,6 +112,18 @@ export function createQueue() {
     version: computed(() => pendingVersion.value + failedVersion.value),
 
     get: (emitId: string): Entry | undefined => entries.get(emitId),
+
+    /** The emitId at `index` in a lane (0 is its head). */
+    laneAt(name: string, index: number): string | undefined {
+      const lane = lanes.get(name)
+      return lane && lane.ids[lane.head + index]
+    },
+
+    /** Up to `count` emitIds from the head of a lane, in order. */
+    laneIds(name: string, count = Number.POSITIVE_INFINITY): string[] {
+      const lane = lanes.get(name)
+      return lane ? lane.ids.slice(lane.head, lane.head + count) : []
+    },
 
     /** The first pending entry holding one of these semantic keys, if any. */
     find(keys: EmitKeys | undefined): Entry | undefined {

@@ -81,7 +81,7 @@ export function createScheduler(ctx: SchedulerContext) {
     const ready: Entry[] = []
     const watermark = ctx.watermark()
     while (ready.length < maxBatch) {
-      const id = queue.lanes.get(lane)?.[ready.length]
+      const id = queue.laneAt(lane, ready.length)
       const entry = id === undefined ? undefined : queue.get(id)
       if (!entry || (watermark !== undefined && entry.item.emitId > watermark)) break
       const { item, policy: p } = entry

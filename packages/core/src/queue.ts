@@ -116,7 +116,7 @@ export function createQueue() {
     /** The emitId at `index` in a lane (0 is its head). */
     laneAt(name: string, index: number): string | undefined {
       const lane = lanes.get(name)
-      return lane && lane.ids[lane.head + index]
+      return lane?.ids[lane.head + index]
     },
 
     /** Up to `count` emitIds from the head of a lane, in order. */

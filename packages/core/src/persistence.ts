@@ -124,7 +124,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
    * mirror. With `complete`, records are all of storage, so a follower also drops what is gone.
    */
   const merge = (records: ReadonlyArray<readonly [string, unknown]>, complete: boolean) => {
-    const seen = new Set<string>()
+    const seen = complete ? new Set<string>() : undefined
     for (const [rawKey, value] of records) {
       const id = String(rawKey)
       const checked = checkRecord(id, value)
@@ -141,7 +141,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       }
       const { record } = checked
       const { item } = record
-      seen.add(id)
+      seen?.add(id)
       if (tombstones.has(id)) continue
       const entry = queue.get(id)
       if (item.status === 'failed') {
@@ -162,7 +162,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       }
       queue.add({
         // An item stored mid-flight was not acked: it goes again, under the same emitId.
-        item: { ...item, status: leading && item.status === 'sending' ? 'queued' : item.status },
+        item: leading && item.status === 'sending' ? { ...item, status: 'queued' } : item,
         policy: { coalesceKey: record.coalesceKey, ttlMs: record.ttlMs, durable: true, holdUntil: 0 },
         ageFrom: record.ageFrom ?? item.createdAt,
         failSeq: 0,
@@ -171,9 +171,9 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     if (leading || !complete) return
     // Durable items gone from storage were settled by the sender.
     for (const [id, entry] of queue.entries())
-      if (entry.policy.durable && !seen.has(id) && !persister.unwritten(id)) queue.remove(id)
+      if (entry.policy.durable && !seen?.has(id) && !persister.unwritten(id)) queue.remove(id)
     for (const id of [...queue.failedItems.keys()])
-      if (!seen.has(id) && !persister.unwritten(id) && !store.isVolatileFailed(id)) queue.removeFailed(id)
+      if (!seen?.has(id) && !persister.unwritten(id) && !store.isVolatileFailed(id)) queue.removeFailed(id)
   }
 
   const load = async (complete: boolean) => {

@@ -183,6 +183,23 @@ describe('httpTransport', () => {
     expect(seen[0]?.headers['x-app']).toBe('chat')
   })
 
+  it('sends through a custom ky’s fetch, after its own beforeRequest hooks', async () => {
+    const { url, seen } = await serve((body) => ({ body: ackFor(body) }))
+    const fetched: string[] = []
+    const custom = ky.create({
+      fetch: (input, init) => {
+        fetched.push(input instanceof Request ? (input.headers.get('x-hooked') ?? '') : 'not a request')
+        return fetch(input, init)
+      },
+      hooks: { beforeRequest: [(request) => request.headers.set('x-hooked', 'yes')] },
+    })
+    const [r] = await httpTransport({ url, ky: custom }).send([envelope(1)], signal())
+    expect(r).toMatchObject({ ok: true })
+    expect(fetched).toEqual(['yes'])
+    expect(seen).toHaveLength(1)
+    expect(seen[0]?.headers['x-hooked']).toBe('yes')
+  })
+
   it('stops when the outbox aborts', async () => {
     const { url } = await serve((body) => ({ body: ackFor(body), delayMs: 300 }))
     const controller = new AbortController()

@@ -9,6 +9,50 @@ type RecordsStore = IDBObjectStore & {
   }): IDBRequest<Array<{ key: IDBValidKey; value: unknown }>>
 }
 
+/** Fewer deletes than this go one by one. */
+const RANGE_DELETE_MIN = 4
+
+/**
+ * Deletes `keys` inside the caller's write transaction. Acks settle runs of neighbouring keys
+ * (a batch of one lane), and one range delete costs about as much as one single delete: 50
+ * single deletes take 5-7x longer in Chromium. So the keys between the smallest and largest
+ * are read first (in the same transaction, which no other write can enter), and every run of
+ * stored keys that are all to be deleted goes in one `delete(range)`. A key that must stay
+ * (another lane's item, another tab's emit) splits a run; it is never inside a deleted range.
+ */
+function deleteKeys(s: IDBObjectStore, keys: readonly string[]): void {
+  if (keys.length < RANGE_DELETE_MIN) {
+    for (const key of keys) s.delete(key)
+    return
+  }
+  const doomed = new Set(keys)
+  const sorted = [...doomed].sort()
+  const limit = sorted.length * 4
+  const request = s.getAllKeys(IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]), limit + 1)
+  request.onsuccess = () => {
+    const stored = request.result as string[]
+    // Many other keys in between (a mix of lanes): one by one is cheaper than many small ranges.
+    if (stored.length > limit) {
+      for (const key of sorted) s.delete(key)
+      return
+    }
+    let first: string | undefined
+    let last: string | undefined
+    const flush = () => {
+      if (first === undefined || last === undefined) return
+      s.delete(first === last ? first : IDBKeyRange.bound(first, last))
+      first = last = undefined
+    }
+    for (const key of stored) {
+      if (doomed.has(key)) {
+        first ??= key
+        last = key
+      } else flush()
+    }
+    flush()
+  }
+}
+
 /**
  * IndexedDB storage through idb-keyval: database `outbox:<key>`, one record per item keyed by
  * `emitId`, so an emit costs one small put, never a rewrite of the queue.
@@ -33,7 +77,7 @@ export function idbStorage(persistenceKey: string): OutboxStorage {
     write: (puts, deletes) =>
       store('readwrite', (s) => {
         for (const [key, value] of puts) s.put(value, key)
-        for (const key of deletes) s.delete(key)
+        deleteKeys(s, deletes)
         return promisifyRequest(s.transaction)
       }),
     clear: () => clear(store),

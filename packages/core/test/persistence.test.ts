@@ -269,6 +269,58 @@ describe('persistent mode', () => {
     }
   })
 
+  it('idbStorage deletes runs of neighbouring keys with one range delete, never a key that stays', async () => {
+    const storage = idbStorage(freshKey())
+    const id = (n: number) => `01ARZ3NDEKTSV4RRFFQ69G${String(n).padStart(4, '0')}`
+    const all = Array.from({ length: 40 }, (_, n) => id(n))
+    await storage.write(
+      all.map((k) => [k, { k }]),
+      [],
+    )
+    const proto = IDBObjectStore.prototype
+    const original = proto.delete
+    const calls: Array<string | [string, string]> = []
+    proto.delete = function (this: IDBObjectStore, query: IDBValidKey | IDBKeyRange) {
+      calls.push(query instanceof IDBKeyRange ? [String(query.lower), String(query.upper)] : String(query))
+      return original.call(this, query)
+    }
+    try {
+      // 0-9 and 12-19 go; 10 and 11 (another lane's items) stay; 90 was never stored.
+      const doomed = [...all.slice(0, 10), ...all.slice(12, 20), id(90)]
+      await storage.write([], doomed.reverse())
+      expect(calls).toEqual([
+        [id(0), id(9)],
+        [id(12), id(19)],
+      ])
+      expect((await storage.load()).map(([k]) => k)).toEqual([id(10), id(11), ...all.slice(20)])
+      // A few keys go one by one.
+      calls.length = 0
+      await storage.write([], [id(20), id(21)])
+      expect(calls).toEqual([id(20), id(21)])
+      // Keys scattered among many others that stay: one by one, not dozens of tiny ranges.
+      calls.length = 0
+      const scattered = [id(22), id(39), id(30), id(25)]
+      await storage.write([], scattered)
+      expect(calls.sort()).toEqual([...scattered].sort())
+      // A put in the same write splits a run as a stored key does.
+      calls.length = 0
+      await storage.write([[id(33), { k: 'new' }]], [id(31), id(32), id(34), id(35)])
+      expect(calls).toEqual([
+        [id(31), id(32)],
+        [id(34), id(35)],
+      ])
+      expect((await storage.load()).map(([k]) => k)).toEqual([
+        id(10),
+        id(11),
+        id(23),
+        id(24),
+        ...[26, 27, 28, 29, 33, 36, 37, 38].map(id),
+      ])
+    } finally {
+      proto.delete = original
+    }
+  })
+
   it('does not rewrite a stored item when it goes in flight; the other tab still sees it sending', async () => {
     const key = freshKey()
     const inner = memoryStorage()

@@ -22,9 +22,10 @@ export type ApplyOnceDeps = {
  */
 export async function applyOnce(envelope: Envelope, deps: ApplyOnceDeps): Promise<Outcome> {
   const { store, key, onError } = deps
-  let fingerprint: string
+  let fingerprint: string | Promise<string>
   try {
-    fingerprint = await deps.fingerprint(envelope)
+    fingerprint = deps.fingerprint(envelope)
+    if (typeof fingerprint !== 'string') fingerprint = await fingerprint
     const found = await store.begin(key, fingerprint)
     if (found.status !== 'started') {
       if (found.fingerprint !== fingerprint) return { kind: 'key-reused' }

@@ -1,6 +1,6 @@
 import { isRetryable } from './ack.ts'
 import { applyOnce, type Outcome } from './apply-once.ts'
-import { fingerprintEnvelope } from './fingerprint.ts'
+import { defaultFingerprint } from './fingerprint.ts'
 import { parseIdempotencyKey } from './idempotency-key.ts'
 import { memoryStore } from './memory-store.ts'
 import { readBody } from './read-body.ts'
@@ -88,7 +88,7 @@ export function createOutboxHandler<L = unknown>(options: OutboxHandlerOptions<L
   const store = options.store ?? memoryStore()
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
   const maxBatch = options.maxBatch ?? 100
-  const fingerprint = options.fingerprint ?? fingerprintEnvelope
+  const fingerprint = options.fingerprint ?? defaultFingerprint
   const onError = options.onError ?? ((error: unknown) => console.error('[@outbox/server]', error))
 
   const parse = async (request: Request): Promise<unknown> => {

@@ -257,6 +257,29 @@ describe('single mode', () => {
     expect((await send(singleRequest(envelope(1, { event: 'chat:read' })))).status).toBe(422)
     expect(log.calls).toHaveLength(1)
   })
+
+  it('accepts a custom fingerprint that answers with a promise', async () => {
+    const { send, log } = setup(undefined, { fingerprint: async (e) => e.event })
+    await send(singleRequest(envelope(1)))
+    expect((await send(singleRequest(envelope(1, { payload: { other: true } })))).status).toBe(200)
+    expect((await send(singleRequest(envelope(1, { event: 'chat:read' })))).status).toBe(422)
+    expect(log.calls).toHaveLength(1)
+  })
+
+  it.each([
+    [
+      'throws',
+      () => {
+        throw new Error('no fingerprint')
+      },
+    ],
+    ['rejects', () => Promise.reject(new Error('no fingerprint'))],
+  ])('answers 500 without calling apply when the fingerprint %s', async (_name, fingerprint) => {
+    const { send, log, onError } = setup(undefined, { fingerprint })
+    expect((await send(singleRequest(envelope(1)))).status).toBe(500)
+    expect(onError).toHaveBeenCalledWith(new Error('no fingerprint'), envelope(1))
+    expect(log.calls).toHaveLength(0)
+  })
 })
 
 describe('bad requests', () => {

@@ -226,7 +226,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   let notices: RemoteNotice[] = []
   const announce = (notice: RemoteNotice) => {
     // Failed items stay stored (until retried or discarded), so only acks and drops are final.
-    if (notice.kind !== 'failed') bury(notice.envelope.emitId)
+    if (notice.kind !== 'failed') bury(notice.emitId)
     if (!leading || mirroring) return
     // A batch settles many items at once: one message for all of them.
     if (notices.length === 0)
@@ -237,8 +237,10 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     notices.push(notice)
   }
   const offs = [
-    events.on('outbox:acked', ({ envelope, ack }) => announce({ kind: 'acked', envelope, ack })),
-    events.on('outbox:dropped', ({ envelope, reason }) => announce({ kind: 'dropped', envelope, reason })),
+    events.on('outbox:acked', ({ envelope, ack }) => announce({ kind: 'acked', emitId: envelope.emitId, ack })),
+    events.on('outbox:dropped', ({ envelope, reason }) =>
+      announce({ kind: 'dropped', emitId: envelope.emitId, reason }),
+    ),
     events.on('outbox:failed', ({ envelope, error }) =>
       announce({ kind: 'failed', envelope, error, attempts: queue.failedItems.get(envelope.emitId)?.attempts ?? 0 }),
     ),
@@ -263,7 +265,10 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
         mirroring = true
         try {
           batch(() => {
-            for (const notice of data.notices) store.applyRemote(notice)
+            for (const notice of data.notices) {
+              if (notice.kind !== 'failed') bury(notice.emitId) // even if this tab never saw it
+              store.applyRemote(notice)
+            }
           })
         } finally {
           mirroring = false

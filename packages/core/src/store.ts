@@ -6,11 +6,15 @@ import type { Entry, Queue } from './queue.ts'
 import { toRecord } from './record.ts'
 import type { DeliveryError, DropReason, EmitEnvelope, OutboxEvents, OutboxItem } from './types.ts'
 
-/** A settlement announced by the tab that sends, for the other tabs on the same key. */
+/**
+ * A settlement announced by the tab that sends, for the other tabs on the same key. Acks and
+ * drops name the item only (the other tabs hold it, and it is most of a message's bytes); a
+ * failure carries it whole, because it joins the failed list even in a tab that never saw it.
+ */
 export type RemoteNotice =
-  | { kind: 'acked'; envelope: EmitEnvelope; ack: Record<string, unknown> }
+  | { kind: 'acked'; emitId: string; ack: Record<string, unknown> }
   | { kind: 'failed'; envelope: EmitEnvelope; error: DeliveryError; attempts: number }
-  | { kind: 'dropped'; envelope: EmitEnvelope; reason: DropReason }
+  | { kind: 'dropped'; emitId: string; reason: DropReason }
 
 /** How many recent acks `delivered()` and `status()` remember. */
 export const ACK_MEMORY = 1024
@@ -148,25 +152,28 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
      * touching storage (the sender already did), and this tab's promises and events follow.
      */
     applyRemote(notice: RemoteNotice) {
-      const { envelope } = notice
-      const id = envelope.emitId
       if (notice.kind === 'acked') {
+        const id = notice.emitId
         acks.set(id, notice.ack)
         if (acks.size > ACK_MEMORY) acks.delete(acks.keys().next().value as string)
-        queue.remove(id)
-        queue.removeFailed(id)
+        const item = queue.remove(id)?.item ?? queue.removeFailed(id)
         settle(id, { ack: notice.ack })
-        events.emit('outbox:acked', { envelope, ack: notice.ack })
+        // Events are for items this tab holds (it emitted them, or mirrors them from storage).
+        if (item) events.emit('outbox:acked', { envelope: envelopeOf(item), ack: notice.ack })
       } else if (notice.kind === 'failed') {
+        const { envelope } = notice
+        const id = envelope.emitId
         if (queue.get(id)) queue.fail(id, notice.error)
         else if (!queue.failedItems.has(id))
           queue.addFailed({ ...envelope, status: 'failed', attempts: notice.attempts, error: notice.error })
         settle(id, { error: new DeliveryFailedError(id, notice.error) })
         events.emit('outbox:failed', { envelope, error: notice.error })
       } else {
-        if (!queue.remove(id) && !queue.removeFailed(id)) return
+        const id = notice.emitId
+        const item = queue.remove(id)?.item ?? queue.removeFailed(id)
+        if (!item) return
         settle(id, { error: new DeliveryFailedError(id, dropError(notice.reason)) })
-        events.emit('outbox:dropped', { envelope, reason: notice.reason })
+        events.emit('outbox:dropped', { envelope: envelopeOf(item), reason: notice.reason })
       }
     },
     isAcked: (emitId: string) => acks.has(emitId),

@@ -301,6 +301,16 @@ async function readBig(page: number) {
   return { all: all.length, allMs, page: first.length, pageMs }
 }
 
+/** The floor for start-up: one `getAll` of the outbox's own stored records under `key`, every value read. */
+async function rawStartupRead(key: string) {
+  const store = createStore(`outbox:${key}`, 'items')
+  const t0 = now()
+  const all = (await store('readonly', (s) => promisifyRequest(s.getAll()))) as Array<{ item?: unknown }>
+  let items = 0
+  for (const record of all) if (record.item) items++
+  return { records: all.length, items, ms: now() - t0 }
+}
+
 /** Raw IndexedDB write throughput with `durability`, `txCount` transactions of `perTx` puts each. */
 async function durability(mode: 'strict' | 'relaxed' | 'default', txCount: number, perTx: number) {
   const name = uniq(`durability-${mode}`)
@@ -764,6 +774,7 @@ const bench = {
   outboxTrickle,
   seedOutbox,
   startup,
+  rawStartupRead,
   deliver,
   bareLoop,
   rawPersistentLoop,

@@ -208,6 +208,11 @@ async function main() {
         console.log(
           `  still pending in ${c.id}: ${p.emitId} ${p.lane} ${p.status} attempts ${p.attempts} ${JSON.stringify(p.lastError ?? null)} breaker ${c.outbox.breaker.peek()} online ${c.outbox.online.peek()}`,
         )
+  if (!drainedInTime && browser && browserDrainMs === undefined)
+    for (const { key, slot, state } of await browser.states())
+      console.log(
+        `  tab ${key}#${slot}: ${state.size} pending ${JSON.stringify(state.pending.slice(0, 5))} breaker ${state.breaker} online ${state.online}`,
+      )
   const drainMs = Math.max(nodeDrainMs ?? Date.now() - calmAt, browserDrainMs ?? Date.now() - calmAt)
   console.log(`drain: Node clients ${nodeDrainMs ?? '-'} ms, browser tabs ${browserDrainMs ?? '-'} ms`)
   // Followers mirror the sender's last settlements: give the tabs of each key a moment to agree.

@@ -73,18 +73,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
   const batchMode = options.batch !== undefined && options.batch !== false
   const maxBatch = batchMode ? Math.max(1, (typeof options.batch === 'object' && options.batch.maxItems) || 50) : 1
   const timeoutMs = options.timeoutMs ?? 10_000
-  const client = (options.ky ?? ky).extend({
-    retry: 0,
-    throwHttpErrors: false,
-    timeout: false,
-    // ky clones every request before sending it, so that a retry can resend the body; the outbox
-    // does its own retries, and a clone tees the body (about 2 ms for a 50-event batch in
-    // Chromium). The last beforeRequest hook sends the request ky built, with ky's `fetch`.
-    // (ky passes its `fetch` option in the options at run time; its types leave it out.)
-    hooks: {
-      beforeRequest: [(request, kyOptions) => ((kyOptions as { fetch?: typeof fetch }).fetch ?? fetch)(request)],
-    },
-  })
+  const client = (options.ky ?? ky).extend({ retry: 0, throwHttpErrors: false, timeout: false })
   /** The headers of the last send, kept in memory (never stored) for page-hide beacons that cannot await. */
   let lastHeaders: Record<string, string> | undefined =
     typeof options.headers === 'object' ? { ...options.headers } : undefined

@@ -314,20 +314,24 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   const loadInPages = async () => {
     const loadPage = storage.loadPage?.bind(storage)
     if (!loadPage) return load(false)
-    let after: string | undefined
     // The first page is small, so the first send starts soon; later pages are large, because every
-    // read costs a round trip to the database: 10 000 stored items take two reads.
-    for (let size = PAGE_SIZE; ; size = MAX_PAGE_SIZE) {
+    // read costs a round trip to the database: 10 000 stored items take two reads. Each read is
+    // asked for before the page before it is merged, so the database reads while this tab checks.
+    let size = PAGE_SIZE
+    let next = loadPage(undefined, size)
+    for (;;) {
       let page: Array<[string, unknown]>
       try {
-        page = await loadPage(after, size)
+        page = await next
       } catch (error) {
         report(storageError('Could not read stored outbox items', error))
         return
       }
+      const more = page.length === size
+      const after = more ? String((page[page.length - 1] as [string, unknown])[0]) : undefined
+      if (more) next = loadPage(after, (size = MAX_PAGE_SIZE))
       batch(() => merge(page, false))
-      if (page.length < size) return
-      after = String((page[page.length - 1] as [string, unknown])[0])
+      if (!more) return
       watermark = after
       start()
     }

@@ -276,6 +276,7 @@ async function browserRep(page: Page, url: string, rep: number) {
   add('browser.bare.50', bare.rate)
   add('browser.bare.1', bareOne.rate)
   add('browser.ratio.batchOverSingle', many.rate / one.rate)
+  add('browser.ratio.bareBatchOverSingle', bare.rate / bareOne.rate)
   add('browser.ratio.outboxOverBare', many.rate / bare.rate)
   add('browser.ratio.outboxOverBare.1', one.rate / bareOne.rate)
   add('ratio.deliverOverWorkboxReplay', one.rate / wb.replayRate)
@@ -429,6 +430,7 @@ async function nodeRep(url: string, rep: number) {
   add('node.bare.50', bare.rate)
   add('node.bare.1', bareOne.rate)
   add('node.ratio.batchOverSingle', many.rate / one.rate)
+  add('node.ratio.bareBatchOverSingle', bare.rate / bareOne.rate)
   add('node.ratio.outboxOverBare', many.rate / bare.rate)
   add('node.ratio.outboxOverBare.1', one.rate / bareOne.rate)
   add('node.usPerEmit.mathRandom', burstMath.usPerEmit)
@@ -730,6 +732,12 @@ const figures: Figure[] = [
     unit: 'items/s',
   },
   {
+    id: 'browser.ratio.bareBatchOverSingle',
+    section: '3. Delivery (Chromium, persistent, @outbox/server on node:http)',
+    label: 'The same ratio for the bare fetch loop (what batching gives against this server)',
+    unit: '×',
+  },
+  {
     id: 'browser.ratio.outboxOverBare.1',
     section: '3. Delivery (Chromium, persistent, @outbox/server on node:http)',
     label: 'Outbox (one per request) ÷ bare fetch loop (one per request)',
@@ -741,6 +749,12 @@ const figures: Figure[] = [
     label: `Batch mode (${BATCH}/POST) ÷ one item per request`,
     unit: '×',
     target: { op: '>=', value: 20 },
+  },
+  {
+    id: 'node.ratio.bareBatchOverSingle',
+    section: '3. Delivery (Node, memory mode, @outbox/server in another process)',
+    label: 'The same ratio for the bare fetch loop (what batching gives against this server)',
+    unit: '×',
   },
   {
     id: 'node.deliver.50',

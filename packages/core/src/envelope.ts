@@ -70,15 +70,18 @@ const byteLength = (text: string): number =>
   // Every UTF-16 code unit takes at most 3 UTF-8 bytes: skip the exact count when it cannot matter.
   text.length * 3 <= MAX_ENVELOPE_BYTES ? text.length : new TextEncoder().encode(text).length
 
-/** Serializes the envelope; throws `InvalidEmitError` when it is over `MAX_ENVELOPE_BYTES`. */
-export function assertSize(envelope: EmitEnvelope): string {
+/**
+ * Throws `InvalidEmitError` when the envelope is over `MAX_ENVELOPE_BYTES` serialized. `bound`, an
+ * upper bound of its JSON length, skips the serialization when even 3 bytes a character fit.
+ */
+export function assertSize(envelope: EmitEnvelope, bound = Number.POSITIVE_INFINITY): void {
+  if (bound * 3 <= MAX_ENVELOPE_BYTES) return
   const text = JSON.stringify(envelope)
   const bytes = byteLength(text)
   if (bytes > MAX_ENVELOPE_BYTES)
     throw new InvalidEmitError(
       `The event is ${bytes} bytes serialized; the limit is ${MAX_ENVELOPE_BYTES}. Upload large data separately and send a reference.`,
     )
-  return text
 }
 
 const optionalString = (value: unknown, path: string): string | undefined => {
@@ -100,11 +103,79 @@ export function resolveKeys(payload: Record<string, unknown>, keys: EmitKeys | u
 const stringOrUndefined = (value: unknown): string | undefined =>
   typeof value === 'string' || typeof value === 'number' ? String(value) : undefined
 
-/** Validates what `emit` was called with, before anything is stamped or queued. */
-export function assertEmitInput(event: unknown, payload: unknown): asserts payload is Record<string, unknown> {
+/**
+ * Validates what `emit` was called with, before anything is stamped or queued, and returns a copy
+ * of the payload (so the caller mutating its object later cannot change what is sent) with an
+ * upper bound of its JSON length.
+ */
+export function takePayload(event: unknown, payload: unknown): { payload: Record<string, unknown>; bound: number } {
   if (typeof event !== 'string' || event.length === 0)
     throw new InvalidEmitError('The event name must be a non-empty string, e.g. "user:message".', { path: 'event' })
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
     throw new InvalidEmitError('The payload must be a plain object, e.g. { chatId, text }.', { path: 'payload' })
-  assertJson(payload, 'payload')
+  const size = { n: 0 }
+  const copy = copyJson(payload, size, new Set())
+  // Invalid: walk again, naming the offending value (the fast walk builds no paths).
+  if (copy === INVALID) assertJson(payload, 'payload')
+  return { payload: copy as Record<string, unknown>, bound: size.n }
+}
+
+const INVALID = Symbol('invalid')
+
+/**
+ * Copies what `assertJson` accepts, adding to `size.n` an upper bound of the copy's JSON length
+ * (a string character takes at most 6 escaped; a number at most 24); `INVALID` for anything
+ * else. One walk instead of a check, a `JSON.stringify` and a `JSON.parse`.
+ */
+function copyJson(value: unknown, size: { n: number }, seen: Set<object>): unknown {
+  switch (typeof value) {
+    case 'string':
+      size.n += value.length * 6 + 2
+      return value
+    case 'boolean':
+      size.n += 5
+      return value
+    case 'number':
+      size.n += 24
+      // -0 as JSON carries it: 0.
+      return Number.isFinite(value) ? value + 0 : INVALID
+    case 'object': {
+      if (value === null) {
+        size.n += 4
+        return value
+      }
+      if (seen.size > MAX_DEPTH || seen.has(value)) return INVALID
+      seen.add(value)
+      let out: unknown[] | Record<string, unknown>
+      if (Array.isArray(value)) {
+        out = new Array(value.length)
+        size.n += 2 + value.length
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value) || value[i] === undefined) return INVALID
+          const child = copyJson(value[i], size, seen)
+          if (child === INVALID) return INVALID
+          out[i] = child
+        }
+      } else {
+        if (!isPlainObject(value)) return INVALID
+        out = {} as Record<string, unknown>
+        size.n += 2
+        for (const key in value) {
+          const item = (value as Record<string, unknown>)[key]
+          if (item === undefined) continue
+          const child = copyJson(item, size, seen)
+          if (child === INVALID) return INVALID
+          size.n += key.length * 6 + 4
+          // As JSON.parse does: "__proto__" is an own property, never the prototype.
+          if (key === '__proto__')
+            Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true })
+          else out[key] = child
+        }
+      }
+      seen.delete(value)
+      return out
+    }
+    default:
+      return INVALID
+  }
 }

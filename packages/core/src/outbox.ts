@@ -2,7 +2,7 @@ import { batch, computed, effect, type ReadonlySignal, signal } from '@preact/si
 import { createBreaker } from './breaker.ts'
 import { normalizeCoalesce, resolvePolicy } from './coalesce.ts'
 import { createEmitter, reportError } from './emitter.ts'
-import { assertEmitInput, assertSize, resolveKeys } from './envelope.ts'
+import { assertSize, resolveKeys, takePayload } from './envelope.ts'
 import { InvalidEmitError, OutboxClosedError, OutboxError, OutboxFullError } from './errors.ts'
 import { defaultNetwork } from './network.ts'
 import { onPageHide } from './page-hide.ts'
@@ -177,9 +177,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   })
 
-  function emit(event: string, payload: Record<string, unknown>, opts?: EmitOptions): EmitEnvelope {
+  function emit(event: string, input: Record<string, unknown>, opts?: EmitOptions): EmitEnvelope {
     if (closed) throw new OutboxClosedError()
-    assertEmitInput(event, payload)
+    const { payload, bound } = takePayload(event, input)
     const keys = resolveKeys(payload, opts?.keys)
     const lane = opts?.lane ?? laneOf(event, payload)
     if (typeof lane !== 'string' || lane === '')
@@ -193,11 +193,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
     // Replaces every item of the same key that is not yet in flight (one may be in flight).
     const replaced = emitPolicy.coalesceKey === undefined ? [] : queue.findAll(emitPolicy.coalesceKey)
     if (queue.entries().size - replaced.length >= maxSize) throw new OutboxFullError(maxSize)
-    const draft: EmitEnvelope = { emitId: nextId(now), event, payload, lane, createdAt: now }
-    if (keys) draft.keys = keys
-    const text = assertSize(draft)
-    // A copy, so the caller mutating its object later cannot change what is sent.
-    const envelope = JSON.parse(text) as EmitEnvelope
+    const envelope: EmitEnvelope = { emitId: nextId(now), event, payload, lane, createdAt: now }
+    if (keys) envelope.keys = keys
+    // Besides the payload and these strings, the envelope's JSON (names, emitId, createdAt) fits in 200.
+    const strings = event.length + lane.length + (keys?.messageId?.length ?? 0) + (keys?.requestId?.length ?? 0)
+    assertSize(envelope, bound + strings * 6 + 200)
     // Scheduled before the change, so the first send starts before subscribers hear of the burst.
     scheduler.schedule()
     batch(() => {

@@ -121,8 +121,8 @@ async function profileEmit(n: number) {
     modules: byModule(profile, (url) => moduleName(url)),
     inclusive: inclusive(profile, [
       'emit',
-      'assertEmitInput',
-      'assertJson',
+      'takePayload',
+      'walk',
       'resolveKeys',
       'resolvePolicy',
       'assertSize',

@@ -11,58 +11,81 @@ const isPlainObject = (value: object): boolean => {
   return proto === Object.prototype || proto === null
 }
 
+const INVALID = Symbol('invalid')
+
 /**
- * Throws `InvalidEmitError` unless `value` survives a JSON round trip unchanged: plain objects,
- * arrays without holes or `undefined`, finite numbers, strings, booleans, null; no cycles.
- * (`undefined` object properties are allowed: JSON omits them, as callers expect.)
+ * Copies `value` if it survives a JSON round trip unchanged: plain objects, arrays without holes
+ * or `undefined`, finite numbers, strings, booleans, null; no cycles. (`undefined` object
+ * properties are allowed: JSON omits them, as callers expect.) Adds to `size.n` an upper bound of
+ * the copy's JSON length (a string character takes at most 6 escaped, a number at most 24). For
+ * anything else it returns `INVALID`, or with a `path` (a second walk after a failure: the first
+ * builds no paths) throws `InvalidEmitError` naming the offending value.
  */
-export function assertJson(value: unknown, path: string, seen: Set<object> = new Set()): void {
-  if (seen.size > MAX_DEPTH)
-    throw new InvalidEmitError(`The payload nests deeper than ${MAX_DEPTH} levels. Flatten it.`, { path })
+function walk(value: unknown, size: { n: number }, seen: Set<object>, path?: string): unknown {
+  const invalid = (message: () => string, at = path) => {
+    if (at === undefined) return INVALID
+    throw new InvalidEmitError(message(), { path: at })
+  }
+  if (seen.size > MAX_DEPTH) return invalid(() => `The payload nests deeper than ${MAX_DEPTH} levels. Flatten it.`)
   switch (typeof value) {
     case 'string':
+      size.n += value.length * 6 + 2
+      return value
     case 'boolean':
-      return
+      size.n += 5
+      return value
     case 'number':
-      if (Number.isFinite(value)) return
-      throw new InvalidEmitError(`${path} is ${value}, which JSON cannot carry. Send a finite number or a string.`, {
-        path,
-      })
+      size.n += 24
+      // -0 as JSON carries it: 0.
+      if (Number.isFinite(value)) return value + 0
+      return invalid(() => `${path} is ${value}, which JSON cannot carry. Send a finite number or a string.`)
     case 'object': {
-      if (value === null) return
-      if (seen.has(value))
-        throw new InvalidEmitError(`${path} refers back to itself (a cycle). Send a tree of plain data.`, { path })
+      if (value === null) {
+        size.n += 4
+        return value
+      }
+      if (seen.has(value)) return invalid(() => `${path} refers back to itself (a cycle). Send a tree of plain data.`)
+      let out: unknown[] | Record<string, unknown>
       if (Array.isArray(value)) {
         seen.add(value)
+        out = new Array(value.length)
+        size.n += 2 + value.length
         for (let i = 0; i < value.length; i++) {
+          const at = path && `${path}[${i}]`
           if (!(i in value) || value[i] === undefined)
-            throw new InvalidEmitError(`${path}[${i}] is undefined, which JSON turns into null. Use null explicitly.`, {
-              path: `${path}[${i}]`,
-            })
-          assertJson(value[i], `${path}[${i}]`, seen)
+            return invalid(() => `${at} is undefined, which JSON turns into null. Use null explicitly.`, at)
+          const child = walk(value[i], size, seen, at)
+          if (child === INVALID) return INVALID
+          out[i] = child
         }
-        seen.delete(value)
-        return
-      }
-      if (!isPlainObject(value)) {
-        const name = (value as object).constructor?.name ?? 'object'
-        throw new InvalidEmitError(
-          `${path} is a ${name} instance. Send plain objects (convert dates to ISO strings, maps to objects).`,
-          { path },
-        )
-      }
-      seen.add(value)
-      for (const key in value) {
-        const child = (value as Record<string, unknown>)[key]
-        if (child !== undefined) assertJson(child, `${path}.${key}`, seen)
+      } else {
+        if (!isPlainObject(value))
+          return invalid(
+            () =>
+              `${path} is a ${(value as object).constructor?.name ?? 'object'} instance. Send plain objects (convert dates to ISO strings, maps to objects).`,
+          )
+        seen.add(value)
+        out = {}
+        size.n += 2
+        for (const key in value) {
+          const item = (value as Record<string, unknown>)[key]
+          if (item === undefined) continue
+          const child = walk(item, size, seen, path && `${path}.${key}`)
+          if (child === INVALID) return INVALID
+          size.n += key.length * 6 + 4
+          // As JSON.parse does: "__proto__" is an own property, never the prototype.
+          if (key === '__proto__')
+            Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true })
+          else out[key] = child
+        }
       }
       seen.delete(value)
-      return
+      return out
     }
     case 'undefined':
-      throw new InvalidEmitError(`${path} is undefined. Send null or leave the property out.`, { path })
+      return invalid(() => `${path} is undefined. Send null or leave the property out.`)
     default:
-      throw new InvalidEmitError(`${path} is a ${typeof value}, which JSON cannot carry. Send plain data.`, { path })
+      return invalid(() => `${path} is a ${typeof value}, which JSON cannot carry. Send plain data.`)
   }
 }
 
@@ -114,68 +137,7 @@ export function takePayload(event: unknown, payload: unknown): { payload: Record
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
     throw new InvalidEmitError('The payload must be a plain object, e.g. { chatId, text }.', { path: 'payload' })
   const size = { n: 0 }
-  const copy = copyJson(payload, size, new Set())
-  // Invalid: walk again, naming the offending value (the fast walk builds no paths).
-  if (copy === INVALID) assertJson(payload, 'payload')
+  const copy = walk(payload, size, new Set())
+  if (copy === INVALID) walk(payload, size, new Set(), 'payload') // throws, naming the value
   return { payload: copy as Record<string, unknown>, bound: size.n }
-}
-
-const INVALID = Symbol('invalid')
-
-/**
- * Copies what `assertJson` accepts, adding to `size.n` an upper bound of the copy's JSON length
- * (a string character takes at most 6 escaped; a number at most 24); `INVALID` for anything
- * else. One walk instead of a check, a `JSON.stringify` and a `JSON.parse`.
- */
-function copyJson(value: unknown, size: { n: number }, seen: Set<object>): unknown {
-  switch (typeof value) {
-    case 'string':
-      size.n += value.length * 6 + 2
-      return value
-    case 'boolean':
-      size.n += 5
-      return value
-    case 'number':
-      size.n += 24
-      // -0 as JSON carries it: 0.
-      return Number.isFinite(value) ? value + 0 : INVALID
-    case 'object': {
-      if (value === null) {
-        size.n += 4
-        return value
-      }
-      if (seen.size > MAX_DEPTH || seen.has(value)) return INVALID
-      seen.add(value)
-      let out: unknown[] | Record<string, unknown>
-      if (Array.isArray(value)) {
-        out = new Array(value.length)
-        size.n += 2 + value.length
-        for (let i = 0; i < value.length; i++) {
-          if (!(i in value) || value[i] === undefined) return INVALID
-          const child = copyJson(value[i], size, seen)
-          if (child === INVALID) return INVALID
-          out[i] = child
-        }
-      } else {
-        if (!isPlainObject(value)) return INVALID
-        out = {} as Record<string, unknown>
-        size.n += 2
-        for (const key in value) {
-          const item = (value as Record<string, unknown>)[key]
-          if (item === undefined) continue
-          const child = copyJson(item, size, seen)
-          if (child === INVALID) return INVALID
-          size.n += key.length * 6 + 4
-          // As JSON.parse does: "__proto__" is an own property, never the prototype.
-          if (key === '__proto__')
-            Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true })
-          else out[key] = child
-        }
-      }
-      seen.delete(value)
-      return out
-    }
-    default:
-      return INVALID
-  }
 }

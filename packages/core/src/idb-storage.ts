@@ -1,4 +1,4 @@
-import { clear, createStore, entries, promisifyRequest } from 'idb-keyval'
+import { clear, entries, promisifyRequest } from 'idb-keyval'
 import type { OutboxStorage } from './storage.ts'
 
 /** `IDBObjectStore.getAllRecords` (Chromium 141+): keys and values in one read, not yet in lib.dom. */
@@ -54,11 +54,43 @@ function deleteKeys(s: IDBObjectStore, keys: readonly string[]): void {
 }
 
 /**
+ * idb-keyval's `createStore`, plus a durability for the transaction: the same database and store
+ * (so idb-keyval's `entries` and `clear` work on it), opened once, reopened if the browser closes it.
+ */
+function openStore(dbName: string, storeName: string) {
+  let dbp: Promise<IDBDatabase> | undefined
+  const db = () => {
+    if (dbp) return dbp
+    const request = indexedDB.open(dbName)
+    request.onupgradeneeded = () => request.result.createObjectStore(storeName)
+    dbp = promisifyRequest(request)
+    dbp.then(
+      (opened) => {
+        opened.onclose = () => (dbp = undefined)
+      },
+      () => (dbp = undefined),
+    )
+    return dbp
+  }
+  return <T>(
+    mode: IDBTransactionMode,
+    callback: (store: IDBObjectStore) => T | PromiseLike<T>,
+    durability?: IDBTransactionDurability,
+  ): Promise<T> =>
+    db().then((opened) =>
+      callback(opened.transaction(storeName, mode, durability ? { durability } : undefined).objectStore(storeName)),
+    )
+}
+
+/**
  * IndexedDB storage through idb-keyval: database `outbox:<key>`, one record per item keyed by
- * `emitId`, so an emit costs one small put, never a rewrite of the queue.
+ * `emitId`, so an emit costs one small put, never a rewrite of the queue. A write that stores
+ * items commits with `durability: 'strict'` (flushed to disk before it completes, so an emitted
+ * event survives a power cut); group commit keeps such writes few. A write that only deletes
+ * keeps the browser's default: losing it means a resend, which the server deduplicates.
  */
 export function idbStorage(persistenceKey: string): OutboxStorage {
-  const store = createStore(`outbox:${persistenceKey}`, 'items')
+  const store = openStore(`outbox:${persistenceKey}`, 'items')
   return {
     load: () => entries<string, unknown>(store),
     loadPage: (after, limit) =>
@@ -75,11 +107,15 @@ export function idbStorage(persistenceKey: string): OutboxStorage {
         ]).then(([keys, values]) => keys.map((key, i): [string, unknown] => [key as string, values[i]]))
       }),
     write: (puts, deletes) =>
-      store('readwrite', (s) => {
-        for (const [key, value] of puts) s.put(value, key)
-        deleteKeys(s, deletes)
-        return promisifyRequest(s.transaction)
-      }),
+      store(
+        'readwrite',
+        (s) => {
+          for (const [key, value] of puts) s.put(value, key)
+          deleteKeys(s, deletes)
+          return promisifyRequest(s.transaction)
+        },
+        puts.length > 0 ? 'strict' : undefined,
+      ),
     clear: () => clear(store),
   }
 }

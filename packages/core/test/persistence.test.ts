@@ -321,6 +321,30 @@ describe('persistent mode', () => {
     }
   })
 
+  it('idbStorage commits writes that store items with strict durability, deletes with the default', async () => {
+    const storage = idbStorage(freshKey())
+    const proto = IDBDatabase.prototype
+    const original = proto.transaction
+    const seen: Array<[IDBTransactionMode | undefined, string | undefined]> = []
+    proto.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+      if (args[1] !== ('versionchange' as IDBTransactionMode)) seen.push([args[1], args[2]?.durability])
+      return original.apply(this, args)
+    }
+    try {
+      await storage.write([['01ARZ3NDEKTSV4RRFFQ69G5FAV', { v: 1 }]], [])
+      await storage.write([], ['01ARZ3NDEKTSV4RRFFQ69G5FAV'])
+      await storage.loadPage?.(undefined, 10)
+      expect(seen).toEqual([
+        ['readwrite', 'strict'],
+        ['readwrite', undefined],
+        ['readonly', undefined],
+      ])
+    } finally {
+      proto.transaction = original
+    }
+    expect(await storage.load()).toEqual([])
+  })
+
   it('does not rewrite a stored item when it goes in flight; the other tab still sees it sending', async () => {
     const key = freshKey()
     const inner = memoryStorage()

@@ -45,6 +45,9 @@ describe('persistence in a real browser', () => {
       // Still offline: the page itself comes from the test process.
       await servePageOffline(context, server)
       await reload(page)
+      // Chromium can apply the emulated offline state to a reloaded document a moment after its
+      // scripts run (navigator.onLine still true); a real offline device reports it from the start.
+      await page.waitForFunction(() => navigator.onLine === false)
       await start(page, { persistenceKey: key, batch })
       const loaded = await state(page)
       expect(loaded.online).toBe(false)
@@ -52,7 +55,10 @@ describe('persistence in a real browser', () => {
         loaded.pending.map((i) => i.emitId),
         'after the reload, pending = the stored items in emit order',
       ).toEqual(ids)
-      expect(server.requests, 'nothing reached the server while offline').toEqual([])
+      expect(
+        server.requests.map((r) => `${r.n}: ${r.emitIds.join(',')}`),
+        'nothing reached the server while offline',
+      ).toEqual([])
 
       await context.setOffline(false)
       await allApplied(server, emitted)

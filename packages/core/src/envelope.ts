@@ -94,11 +94,15 @@ const byteLength = (text: string): number =>
   text.length * 3 <= MAX_ENVELOPE_BYTES ? text.length : new TextEncoder().encode(text).length
 
 /**
- * Throws `InvalidEmitError` when the envelope is over `MAX_ENVELOPE_BYTES` serialized. `bound`, an
- * upper bound of its JSON length, skips the serialization when even 3 bytes a character fit.
+ * Throws `InvalidEmitError` when the envelope is over `MAX_ENVELOPE_BYTES` serialized.
+ * `payloadBound`, an upper bound of the payload's JSON length (from `takePayload`), skips the
+ * serialization when even 3 bytes a character fit.
  */
-export function assertSize(envelope: EmitEnvelope, bound = Number.POSITIVE_INFINITY): void {
-  if (bound * 3 <= MAX_ENVELOPE_BYTES) return
+export function assertSize(envelope: EmitEnvelope, payloadBound: number): void {
+  const { event, lane, keys } = envelope
+  // Besides the payload and these strings, the envelope's JSON (names, emitId, createdAt) fits in 200.
+  const strings = event.length + lane.length + (keys?.messageId?.length ?? 0) + (keys?.requestId?.length ?? 0)
+  if ((payloadBound + strings * 6 + 200) * 3 <= MAX_ENVELOPE_BYTES) return
   const text = JSON.stringify(envelope)
   const bytes = byteLength(text)
   if (bytes > MAX_ENVELOPE_BYTES)

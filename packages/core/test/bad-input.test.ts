@@ -467,6 +467,18 @@ describe('malformed server answers through httpTransport (real node:http on 127.
     )
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`, seen }
   }
+  /** An outbox over httpTransport against a scripted server, on a fake clock, retries 100 ms apart. */
+  function httpOutbox(transport: Parameters<typeof httpTransport>[0]) {
+    const clock = fakeClock()
+    const outbox = createOutbox({
+      transport: httpTransport(transport),
+      clock,
+      network: manualNetwork(),
+      retry: { jitter: false, baseMs: 100 },
+    })
+    open.push(outbox)
+    return { outbox, clock }
+  }
 
   const json =
     (status: number, value: unknown, headers: Record<string, string> = {}): Respond =>
@@ -613,14 +625,7 @@ describe('malformed server answers through httpTransport (real node:http on 127.
     'single: $name → $outcome',
     async ({ respond, outcome, kinds }) => {
       const server = await scripted([respond])
-      const clock = fakeClock()
-      const outbox = createOutbox({
-        transport: httpTransport({ url: server.url, timeoutMs: 5_000 }),
-        clock,
-        network: manualNetwork(),
-        retry: { jitter: false, baseMs: 100 },
-      })
-      open.push(outbox)
+      const { outbox, clock } = httpOutbox({ url: server.url, timeoutMs: 5_000 })
       const failures: DeliveryError[] = []
       outbox.on('outbox:failed', ({ error }) => failures.push(error))
       const e = outbox.emit('user:message', { chatId: 'c', text: 'hi' })
@@ -665,14 +670,7 @@ describe('malformed server answers through httpTransport (real node:http on 127.
 
   it('single: no answer at all ends in a timeout, then a retry', async () => {
     const server = await scripted([() => {}])
-    const clock = fakeClock()
-    const outbox = createOutbox({
-      transport: httpTransport({ url: server.url, timeoutMs: 150 }),
-      clock,
-      network: manualNetwork(),
-      retry: { jitter: false, baseMs: 100 },
-    })
-    open.push(outbox)
+    const { outbox, clock } = httpOutbox({ url: server.url, timeoutMs: 150 })
     const e = outbox.emit('user:message', { chatId: 'c' })
     await until(() => outbox.pending.peek()[0]?.status === 'waiting', 'the timeout', 10_000)
     expect(outbox.pending.peek()[0]?.lastError).toMatchObject({ kind: 'network', retryable: true })
@@ -728,14 +726,7 @@ describe('malformed server answers through httpTransport (real node:http on 127.
     const server = await scripted([
       (res, body) => json(200, answer((body.envelopes ?? []).map((e) => e.emitId)))(res, body, {} as IncomingMessage),
     ])
-    const clock = fakeClock()
-    const outbox = createOutbox({
-      transport: httpTransport({ url: server.url, batch: true }),
-      clock,
-      network: manualNetwork(),
-      retry: { jitter: false, baseMs: 100 },
-    })
-    open.push(outbox)
+    const { outbox, clock } = httpOutbox({ url: server.url, batch: true })
     const acked = new Set<string>()
     outbox.on('outbox:acked', ({ envelope }) => acked.add(envelope.emitId))
     const ids = [1, 2, 3].map((i) => outbox.emit('user:message', { chatId: 'c', n: i }).emitId)

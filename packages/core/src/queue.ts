@@ -119,6 +119,14 @@ export function createQueue() {
       return lane?.ids[lane.head + index]
     },
 
+    /** Moves a lane to the end of the scheduler's round-robin order (`lanes` iterates in it). */
+    toBack(name: string): void {
+      const lane = lanes.get(name)
+      if (!lane) return
+      lanes.delete(name)
+      lanes.set(name, lane)
+    },
+
     /** Up to `count` emitIds from the head of a lane, in order. */
     laneIds(name: string, count = Number.POSITIVE_INFINITY): string[] {
       const lane = lanes.get(name)

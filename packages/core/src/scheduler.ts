@@ -133,12 +133,7 @@ export function createScheduler(ctx: SchedulerContext) {
   async function send(lane: string, sent: Entry[], probe: boolean): Promise<void> {
     const controller = new AbortController()
     inFlight.set(lane, controller)
-    // Round-robin: the lane that just got a turn goes to the back of the line.
-    const ids = queue.lanes.get(lane)
-    if (ids) {
-      queue.lanes.delete(lane)
-      queue.lanes.set(lane, ids)
-    }
+    queue.toBack(lane) // round-robin: the lane that just got a turn goes to the back of the line
     store.sending(sent)
     let results: unknown
     let thrown: unknown

@@ -12,11 +12,16 @@ const batch = params.get('batch') === '1'
 const beacons = params.get('beacons') !== '0'
 
 // Page-hide beacons are `fetch` calls with `keepalive`; tag them so the server can tell them apart.
+// Requests this page made (only the tab that sends for its key makes any): for the drain report.
+const sent = { count: 0, lastAt: 0 }
 const realFetch = window.fetch.bind(window)
-window.fetch = (input, init) =>
-  init?.keepalive
+window.fetch = (input, init) => {
+  sent.count++
+  sent.lastAt = Date.now()
+  return init?.keepalive
     ? realFetch(input, { ...init, headers: { ...(init.headers as Record<string, string>), 'x-beacon': '1' } })
     : realFetch(input, init)
+}
 
 const http = httpTransport({
   url: '/events',
@@ -107,6 +112,23 @@ const chaos = {
   /** Stored records that are not failed items (what still has to be delivered for this key). */
   async storedPending(): Promise<number> {
     return (await readAll()).filter(([, v]) => (v as { item?: { status?: string } })?.item?.status !== 'failed').length
+  },
+  /** For a report when the tabs do not drain: what this tab holds, what is stored, who holds the lock. */
+  async diagnose() {
+    const stored = new Map(await readAll())
+    const locks = typeof navigator.locks?.query === 'function' ? await navigator.locks.query() : undefined
+    return {
+      pending: outbox.pending.peek().map((i) => {
+        const record = stored.get(i.emitId) as { item?: { status?: string; attempts?: number } } | undefined
+        return `${i.emitId} ${i.event} ${i.lane} ${i.status}/${i.attempts} stored ${record ? `${record.item?.status}/${record.item?.attempts}` : 'no'}`
+      }),
+      stored: stored.size,
+      requests: `${sent.count}, the last ${sent.lastAt ? `${Date.now() - sent.lastAt} ms ago` : 'never'}`,
+      locks: locks
+        ? `held ${(locks.held ?? []).map((l) => l.name).join(',')} waiting ${(locks.pending ?? []).map((l) => l.name).join(',')}`
+        : 'no Web Locks',
+      errors: errors.slice(-3).map((e) => `${e.kind}: ${e.message}`),
+    }
   },
   errors: () => errors.slice(),
   pageErrors: () => pageErrors.slice(),

@@ -213,6 +213,8 @@ async function main() {
       console.log(
         `  tab ${key}#${slot}: ${state.size} pending ${JSON.stringify(state.pending.slice(0, 5))} breaker ${state.breaker} online ${state.online}`,
       )
+  if (!drainedInTime && browser && browserDrainMs === undefined)
+    for (const line of await browser.diagnoses()) console.log(`  ${line}`)
   const drainMs = Math.max(nodeDrainMs ?? Date.now() - calmAt, browserDrainMs ?? Date.now() - calmAt)
   console.log(`drain: Node clients ${nodeDrainMs ?? '-'} ms, browser tabs ${browserDrainMs ?? '-'} ms`)
   // Followers mirror the sender's last settlements: give the tabs of each key a moment to agree.

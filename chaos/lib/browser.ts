@@ -316,6 +316,13 @@ export async function startBrowser(options: BrowserOptions) {
           out.push({ key: tab.key, slot: tab.slot, state: await tab.page.evaluate(() => window.chaos.state()) })
       return out
     },
+    async diagnoses() {
+      const out: string[] = []
+      for (const tab of tabs)
+        if (tab.page)
+          out.push(`${tab.key}#${tab.slot}: ${JSON.stringify(await tab.page.evaluate(() => window.chaos.diagnose()))}`)
+      return out
+    },
     async close() {
       for (const tab of tabs) await harvest(tab)
       await context.close().catch(() => {})

@@ -112,6 +112,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   // request per lane, so nothing overtakes) to keepalive requests. They stay stored until a later
   // session sees their ack; the server deduplicates the resend.
   const stopPageHide = onPageHide(() => {
+    persistence.hidden()
     const beacon = options.transport.sendBeacon
     if (
       closed ||

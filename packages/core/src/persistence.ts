@@ -23,6 +23,7 @@ export type Command = { op: 'discard' | 'retry'; emitId: string } | { op: 'retry
 
 type Message =
   | { t: 'changed' }
+  | { t: 'sync' }
   | { t: 'delta'; puts: Array<readonly [string, unknown]>; deletes: string[] }
   | { t: 'notices'; notices: RemoteNotice[] }
   | { t: 'sending'; sent: Array<[emitId: string, attempts: number]> }
@@ -43,6 +44,9 @@ export const LOAD_TIMEOUT_MS = 3000
 export const PAGE_SIZE = 500
 export const MAX_PAGE_SIZE = 20_000
 
+/** When the sender's queue drains, it re-reads storage if it has not for this long (see `sync`). */
+export const RESYNC_MS = 10_000
+
 /** How many settled emitIds a tab remembers, so a stale read of storage cannot revive them. */
 const TOMBSTONES = 10_000
 
@@ -58,6 +62,8 @@ export type Persistence = {
   forward(cmd: Command): boolean
   /** Hands a non-durable emit to the sender (followers only). */
   forwardEmit(emitId: string): void
+  /** The page is being hidden, and may be going away. */
+  hidden(): void
   clear(): Promise<void>
   close(): Promise<void>
 }
@@ -69,6 +75,7 @@ const memoryOnly: Persistence = {
   watermark: () => undefined,
   forward: () => false,
   forwardEmit: () => {},
+  hidden: () => {},
   clear: async () => {},
   close: async () => {},
 }
@@ -203,10 +210,21 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   }
 
   // One read of storage at a time; changes announced meanwhile cause exactly one more.
+  // The sender learns of other tabs' emits from the message each sends once its write commits.
+  // A tab that closes or crashes between the commit and that message leaves a stored item no
+  // one announced, so the sender also re-reads storage when another tab starts or hides, and
+  // when its own queue drains (at most once per RESYNC_MS).
   let syncing: Promise<void> | null = null
   let again = false
+  let syncedAt = Number.NEGATIVE_INFINITY
+  let syncAfterLoad = false
   const sync = () => {
-    if (!loaded) return
+    // Start-up is still reading, perhaps from before the change: one more read once it is done.
+    if (!loaded) {
+      syncAfterLoad = true
+      return
+    }
+    syncedAt = clock.now()
     if (syncing) {
       again = true
       return
@@ -244,6 +262,9 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     events.on('outbox:failed', ({ envelope, error }) =>
       announce({ kind: 'failed', envelope, error, attempts: queue.failedItems.get(envelope.emitId)?.attempts ?? 0 }),
     ),
+    events.on('outbox:flushed', () => {
+      if (leading && clock.now() - syncedAt >= RESYNC_MS) sync()
+    }),
   ]
 
   const run = (cmd: Command) => {
@@ -257,7 +278,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
 
   if (channel)
     channel.onmessage = ({ data }: MessageEvent<Message>) => {
-      if (data?.t === 'changed') sync()
+      if (data?.t === 'changed' || (data?.t === 'sync' && leading)) sync()
       else if (data?.t === 'delta') {
         if (buffered) buffered.push(data)
         else applyDelta(data.puts, data.deletes)
@@ -351,6 +372,10 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       // Deltas that arrived during the first read may be newer than what it saw.
       for (const d of buffered ?? []) applyDelta(d.puts, d.deletes)
       buffered = null
+      syncedAt = clock.now()
+      // A new tab may have read items that no tab announced (see `sync`): the sender looks again.
+      if (!leading) post({ t: 'sync' })
+      if (syncAfterLoad) sync()
       start()
       scheduler.schedule()
       resolve()
@@ -396,6 +421,14 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       if (leading || !channel) return false
       post({ t: 'cmd', cmd })
       return true
+    },
+    hidden() {
+      // A write this page has begun reaches IndexedDB before the sender's read, which starts only
+      // once the message arrives; the second message covers a write still to begin, in a page that
+      // stays alive (a tab moved to the background).
+      if (leading || !channel) return
+      post({ t: 'sync' })
+      void persister.idle().then(() => post({ t: 'sync' }))
     },
     forwardEmit(emitId) {
       const entry = queue.get(emitId)

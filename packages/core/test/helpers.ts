@@ -1,6 +1,9 @@
+import { idbStorage } from '../src/idb-storage.ts'
 import { manualNetwork } from '../src/network.ts'
 import { createOutbox } from '../src/outbox.ts'
+import { RECORD_VERSION } from '../src/record.ts'
 import type { Clock, DeliveryResult, EmitEnvelope, OutboxOptions, Transport } from '../src/types.ts'
+import { createIdFactory } from '../src/ulid.ts'
 
 /** Lets every queued microtask and promise callback run (a macrotask turn; no wall-clock wait). */
 export const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
@@ -125,4 +128,20 @@ export function setup(options: Partial<OutboxOptions> = {}, transport: Transport
     retry: { jitter: false, ...options.retry },
   })
   return { outbox, clock, network, transport }
+}
+
+/** Stores a pending record behind the outboxes' backs, as a tab that died right after its write would. */
+export async function storeUnannounced(key: string, now: number): Promise<string> {
+  const emitId = createIdFactory()(now)
+  const item = {
+    emitId,
+    event: 'm',
+    payload: { chatId: 'c' },
+    lane: 'c',
+    createdAt: now,
+    status: 'queued',
+    attempts: 0,
+  }
+  await idbStorage(key).write([[emitId, { v: RECORD_VERSION, item, ageFrom: now }]], [])
+  return emitId
 }

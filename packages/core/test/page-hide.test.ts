@@ -1,8 +1,9 @@
 // @vitest-environment happy-dom
+import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
 import { createOutbox } from '../src/outbox.ts'
 import type { EmitEnvelope, Transport } from '../src/types.ts'
-import { fakeClock, heldTransport, manualNetwork, tick } from './helpers.ts'
+import { fakeClock, fakeTransport, heldTransport, manualNetwork, storeUnannounced, tick } from './helpers.ts'
 
 function beaconTransport(maxBatch = 1) {
   const held = heldTransport()
@@ -68,5 +69,26 @@ describe('page hide', () => {
     window.dispatchEvent(new Event('pageshow'))
     window.dispatchEvent(new Event('pagehide'))
     expect(beacons).toHaveLength(2)
+  })
+
+  it('a hiding follower asks the sender to re-read storage, so a write it commits as it goes is not missed', async () => {
+    const key = `hide-${Math.random().toString(36).slice(2)}`
+    const clock = fakeClock()
+    const transport = fakeTransport()
+    const options = { transport, clock, mode: 'persistent', persistenceKey: key } as const
+    const sender = createOutbox({ ...options, network: manualNetwork() })
+    await sender.ready
+    const follower = createOutbox({ ...options, network: manualNetwork() })
+    await follower.ready
+    await clock.advance(2000) // the first outbox leads
+    for (let i = 0; i < 20; i++) await tick()
+    const orphan = await storeUnannounced(key, clock.now())
+    for (let i = 0; i < 50; i++) await tick()
+    expect(transport.sent()).toEqual([])
+    window.dispatchEvent(new Event('pagehide'))
+    for (let i = 0; i < 200 && sender.status(orphan).peek() !== 'delivered'; i++) await tick()
+    expect(transport.sent()).toEqual([orphan])
+    await follower.close()
+    await sender.close()
   })
 })

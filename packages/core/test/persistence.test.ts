@@ -2,11 +2,20 @@ import 'fake-indexeddb/auto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { idbStorage } from '../src/idb-storage.ts'
 import { createOutbox } from '../src/outbox.ts'
-import { MAX_PAGE_SIZE, PAGE_SIZE } from '../src/persistence.ts'
+import { MAX_PAGE_SIZE, PAGE_SIZE, RESYNC_MS } from '../src/persistence.ts'
 import { RECORD_VERSION } from '../src/record.ts'
 import { memoryStorage, type OutboxStorage } from '../src/storage.ts'
 import type { DeliveryError, Outbox, OutboxOptions, Transport } from '../src/types.ts'
-import { ack, fakeClock, fakeTransport, heldTransport, httpError, manualNetwork, tick } from './helpers.ts'
+import {
+  ack,
+  fakeClock,
+  fakeTransport,
+  heldTransport,
+  httpError,
+  manualNetwork,
+  storeUnannounced,
+  tick,
+} from './helpers.ts'
 
 let n = 0
 const keys: string[] = []
@@ -584,6 +593,37 @@ describe('several outboxes on one key', () => {
     await expect(a.outbox.delivered(x.emitId)).resolves.toMatchObject({ ok: true })
     await expect(b.outbox.delivered(y.emitId)).resolves.toMatchObject({ ok: true })
     expect(transport.open).toHaveLength(0)
+  })
+
+  it('sends a stored item no tab announced (its tab died after the commit) once another tab starts', async () => {
+    const key = freshKey()
+    const transport = fakeTransport()
+    const clock = fakeClock()
+    const a = await persistent({ persistenceKey: key, clock }, transport)
+    await clock.advance(2000)
+    const orphan = await storeUnannounced(key, clock.now())
+    for (let i = 0; i < 50; i++) await tick()
+    expect(transport.sent()).toEqual([]) // nothing told the sender
+    await persistent({ persistenceKey: key, clock }, transport)
+    await until(() => a.outbox.status(orphan).value === 'delivered')
+    expect(transport.sent()).toEqual([orphan])
+  })
+
+  it('re-reads storage when its queue drains, at most once per RESYNC_MS', async () => {
+    const key = freshKey()
+    const transport = fakeTransport()
+    const clock = fakeClock()
+    const a = await persistent({ persistenceKey: key, clock }, transport)
+    await clock.advance(2000)
+    const orphan = await storeUnannounced(key, clock.now())
+    const first = a.outbox.emit('m', { chatId: 'other', n: 1 })
+    await until(() => a.outbox.status(first.emitId).value === 'delivered')
+    for (let i = 0; i < 50; i++) await tick()
+    expect(transport.sent()).toEqual([first.emitId]) // drained within RESYNC_MS of start-up's read
+    await clock.advance(RESYNC_MS)
+    const second = a.outbox.emit('m', { chatId: 'other', n: 2 })
+    await until(() => a.outbox.status(orphan).value === 'delivered')
+    expect(transport.sent()).toEqual([first.emitId, second.emitId, orphan])
   })
 
   it('hands over when the sender closes, without resending what was acked', async () => {

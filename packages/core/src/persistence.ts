@@ -149,7 +149,13 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       const { record } = checked
       const { item } = record
       seen?.add(id)
-      if (tombstones.has(id)) continue
+      if (tombstones.has(id)) {
+        // Settled, but still stored: its delete is on its way, or was lost (the sender that acked it
+        // closed first, and this tab learnt of the ack from its notice). Delete it (again): else a
+        // tab that opens later shows it pending for good.
+        if (leading) persister.delete(id, true)
+        continue
+      }
       const entry = queue.get(id)
       if (item.status === 'failed') {
         if (entry && !leading) queue.fail(id, item.error)
@@ -263,6 +269,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       announce({ kind: 'failed', envelope, error, attempts: queue.failedItems.get(envelope.emitId)?.attempts ?? 0 }),
     ),
     events.on('outbox:flushed', () => {
+      persister.flush() // the acks' deletes (see LAZY_DELETE_MS): nothing is left to wait for
       if (leading && clock.now() - syncedAt >= RESYNC_MS) sync()
     }),
   ]
@@ -423,6 +430,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       return true
     },
     hidden() {
+      persister.flush()
       // A write this page has begun reaches IndexedDB before the sender's read, which starts only
       // once the message arrives; the second message covers a write still to begin, in a page that
       // stays alive (a tab moved to the background).

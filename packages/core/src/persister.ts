@@ -1,9 +1,18 @@
 import type { OutboxStorage } from './storage.ts'
 
 /**
+ * How long the delete of an acked item may wait for company. Acks come one batch at a time, and a
+ * transaction costs the same for one key as for a run of them: in Chromium, committing each batch's
+ * deletes on its own made the persistent delivery loop about 40% slower than committing nothing.
+ * Losing such a delete (the page dies first) only means a resend, which the server deduplicates.
+ */
+export const LAZY_DELETE_MS = 100
+
+/**
  * Group commit over an `OutboxStorage`: at most one write transaction in flight; everything that
  * changes meanwhile goes into the next one, and only its latest value is written. A failed write
- * keeps its changes and retries later, so nothing is dropped while storage is unavailable.
+ * keeps its changes and retries later, so nothing is dropped while storage is unavailable. Lazy
+ * deletes (acks) wait up to LAZY_DELETE_MS for the next write, or for `flush()`.
  */
 export function createPersister(
   storage: OutboxStorage,
@@ -21,6 +30,9 @@ export function createPersister(
   let writing: Promise<void> | null = null
   let writingKeys: ReadonlyMap<string, unknown> = new Map()
   let scheduled = false
+  /** Something changed that must not wait (a put, a delete that is not lazy), or the wait is over. */
+  let urgent = false
+  let lazyTimer = false
   let failing = false
   let idleWaiters: Array<() => void> = []
 
@@ -36,6 +48,7 @@ export function createPersister(
     if (writing || dirty.size === 0) return settleIdle()
     const batch = dirty
     dirty = new Map()
+    urgent = false
     const puts: Array<readonly [string, unknown]> = []
     const deletes: string[] = []
     for (const [key, value] of batch) value === null ? deletes.push(key) : puts.push([key, value])
@@ -49,7 +62,8 @@ export function createPersister(
           failing = false
           options.onRecovered?.()
         }
-        schedule()
+        if (urgent) schedule()
+        else wait()
         settleIdle()
       },
       (error: unknown) => {
@@ -76,19 +90,39 @@ export function createPersister(
     queueMicrotask(commit)
   }
 
+  /** Only lazy changes are dirty: commit them with the next write, or after LAZY_DELETE_MS. */
+  function wait() {
+    if (lazyTimer || dirty.size === 0) return
+    lazyTimer = true
+    options.setTimeout(() => {
+      lazyTimer = false
+      flush()
+    }, LAZY_DELETE_MS)
+  }
+
+  function flush() {
+    urgent = true
+    schedule()
+  }
+
   return {
     put(key: string, record: unknown): void {
       dirty.set(key, record)
-      schedule()
+      flush()
     },
-    delete(key: string): void {
+    /** With `lazy` (an ack), the delete may wait for company (see LAZY_DELETE_MS). */
+    delete(key: string, lazy = false): void {
       dirty.set(key, null)
-      schedule()
+      if (!lazy) flush()
+      else if (!writing && !scheduled) wait()
     },
+    /** Commits lazy changes now (the queue drained, the page is hiding). */
+    flush,
     /** Resolves when every change made so far is written, or at once while the store is failing. */
     idle(): Promise<void> {
       // A broken store is retried on its own timer; waiting for it would hang close().
       if (!writing && (failing || (!scheduled && dirty.size === 0))) return Promise.resolve()
+      flush()
       return new Promise((resolve) => idleWaiters.push(resolve))
     },
     /** Forgets unwritten changes (the caller is clearing the store). */

@@ -68,8 +68,9 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
   const persist = (entry: Entry | undefined) => {
     if (entry?.policy.durable && persister) persister.put(entry.item.emitId, toRecord(entry))
   }
-  const unpersist = (entry: Entry | undefined) => {
-    if (entry?.policy.durable && persister) persister.delete(entry.item.emitId)
+  /** `lazy` for acks: their deletes may wait for company (see LAZY_DELETE_MS). */
+  const unpersist = (entry: Entry | undefined, lazy?: boolean) => {
+    if (entry?.policy.durable && persister) persister.delete(entry.item.emitId, lazy)
   }
 
   return {
@@ -106,7 +107,7 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
     ack(emitId: string, ack: Record<string, unknown>) {
       const entry = queue.remove(emitId)
       if (!entry) return
-      unpersist(entry)
+      unpersist(entry, true)
       acks.set(emitId, ack)
       if (acks.size > ACK_MEMORY) acks.delete(acks.keys().next().value as string)
       settle(emitId, { ack })

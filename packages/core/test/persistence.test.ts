@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { idbStorage } from '../src/idb-storage.ts'
 import { createOutbox } from '../src/outbox.ts'
 import { MAX_PAGE_SIZE, PAGE_SIZE, RESYNC_MS } from '../src/persistence.ts'
+import { LAZY_DELETE_MS } from '../src/persister.ts'
 import { RECORD_VERSION } from '../src/record.ts'
 import { memoryStorage, type OutboxStorage } from '../src/storage.ts'
 import type { DeliveryError, Outbox, OutboxOptions, Transport } from '../src/types.ts'
@@ -133,6 +134,60 @@ describe('persistent mode', () => {
     expect([...store.records.keys()]).toEqual([bad.emitId])
     outbox.discard(bad.emitId)
     await until(() => store.records.size === 0)
+  })
+
+  it('lets the deletes of acks wait for company: the next put, LAZY_DELETE_MS, or the queue draining', async () => {
+    const { storage, writes } = counting(memoryStorage())
+    const transport = heldTransport()
+    const { outbox, clock } = await persistent({ persistenceKey: freshKey(), storage }, transport)
+    await clock.advance(2000) // leadership settles
+    for (const n of [1, 2, 3]) outbox.emit('m', { chatId: 'c', n })
+    await until(() => writes.length === 1 && transport.open.length === 1)
+    const settleOne = async () => {
+      transport.settle()
+      await until(() => transport.open.length === 1)
+    }
+    await settleOne()
+    for (let i = 0; i < 20; i++) await tick()
+    expect(writes).toEqual([{ puts: 3, deletes: 0 }]) // the ack's delete waits
+    await clock.advance(LAZY_DELETE_MS)
+    await until(() => writes.length === 2)
+    expect(writes[1]).toEqual({ puts: 0, deletes: 1 })
+    await settleOne()
+    outbox.emit('m', { chatId: 'c', n: 4 }) // a put takes the waiting delete along
+    await until(() => writes.length === 3)
+    expect(writes[2]).toEqual({ puts: 1, deletes: 1 })
+    await settleOne()
+    transport.settle()
+    await until(() => outbox.size.value === 0 && writes.length === 4) // drained: no wait
+    expect(writes[3]).toEqual({ puts: 0, deletes: 2 })
+    expect(await storage.load()).toEqual([])
+  })
+
+  it('a user’s discard is deleted at once, and close() writes waiting deletes', async () => {
+    const { storage, writes } = counting(memoryStorage())
+    const transport = heldTransport()
+    const { outbox, clock } = await persistent({ persistenceKey: freshKey(), storage }, transport)
+    await clock.advance(2000)
+    const a1 = outbox.emit('m', { chatId: 'c', n: 1 })
+    const a2 = outbox.emit('m', { chatId: 'c', n: 2 })
+    const b = outbox.emit('m', { chatId: 'other' })
+    await until(() => writes.length === 1 && transport.open.length === 2)
+    transport.settle() // a1 acked; a2 goes
+    await until(() => outbox.status(a1.emitId).value === 'delivered' && transport.open.length === 2)
+    outbox.discard(b.emitId)
+    await until(() => writes.length === 2)
+    expect(writes[1]).toEqual({ puts: 0, deletes: 2 }) // the discard took the ack's delete along
+    transport.settle() // b's call, discarded meanwhile
+    const a3 = outbox.emit('m', { chatId: 'c', n: 3 })
+    await until(() => writes.length === 3)
+    transport.settle() // a2 acked; a3 goes, so the queue does not drain
+    await until(() => outbox.status(a2.emitId).value === 'delivered' && transport.open.length === 1)
+    for (let i = 0; i < 20; i++) await tick()
+    expect(writes).toHaveLength(3)
+    await outbox.close()
+    expect(writes[3]?.deletes).toBe(1) // (and a3, in flight at close, stored as queued again)
+    expect((await storage.load()).map(([id]) => id)).toEqual([a3.emitId])
   })
 
   it('loads stored items in emitId order before sending, then resolves ready; earlier emits sort after', async () => {
@@ -624,6 +679,30 @@ describe('several outboxes on one key', () => {
     const second = a.outbox.emit('m', { chatId: 'other', n: 2 })
     await until(() => a.outbox.status(orphan).value === 'delivered')
     expect(transport.sent()).toEqual([first.emitId, second.emitId, orphan])
+  })
+
+  it('deletes an acked item still stored (its sender closed before the delete) when it takes over', async () => {
+    const key = freshKey()
+    const transport = fakeTransport()
+    const clock = fakeClock()
+    const inner = idbStorage(key)
+    // The first sender never gets its deletes written, as if its tab closed right after each ack.
+    const lossy: OutboxStorage = { ...inner, write: (puts) => inner.write(puts, []) }
+    const a = await persistent({ persistenceKey: key, clock, storage: lossy }, transport)
+    const b = await persistent({ persistenceKey: key, clock }, transport)
+    await clock.advance(2000)
+    const x = a.outbox.emit('m', { n: 1 })
+    await until(() => b.outbox.status(x.emitId).value === 'delivered')
+    expect((await inner.load()).map(([id]) => id)).toEqual([x.emitId])
+    await a.outbox.close()
+    await clock.advance(3000) // b leads, re-reads storage, and deletes what it knows was acked
+    for (let i = 0; i < 100; i++) await tick()
+    await clock.advance(LAZY_DELETE_MS)
+    for (let i = 0; i < 100; i++) await tick()
+    expect(await inner.load()).toEqual([])
+    const c = await persistent({ persistenceKey: key, clock }, transport)
+    expect(c.outbox.size.value).toBe(0)
+    expect(transport.sent()).toEqual([x.emitId])
   })
 
   it('hands over when the sender closes, without resending what was acked', async () => {

@@ -50,7 +50,6 @@ export const entries = (): Entry[] => [
   ...ours(),
   { name: 'idb-keyval 6.3.0 (whole package)', group: 'field', code: `export * from 'idb-keyval'` },
   { name: 'ky 1.14.3 (whole package)', group: 'field', code: `export { default } from 'ky'`, resolveDir: core },
-  { name: 'ulid 3.0.2 (whole package)', group: 'field', code: `export * from 'ulid'`, resolveDir: core },
   {
     name: '@preact/signals-core 1.14.5 (whole package)',
     group: 'field',

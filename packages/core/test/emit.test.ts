@@ -1,4 +1,5 @@
-import { decodeTime } from 'ulid'
+import fc from 'fast-check'
+import { decodeTime, monotonicFactory } from 'ulid'
 import { describe, expect, it } from 'vitest'
 import { InvalidEmitError, OutboxClosedError, OutboxError, OutboxFullError } from '../src/errors.ts'
 import { createIdFactory, isUlid } from '../src/ulid.ts'
@@ -25,6 +26,33 @@ describe('emit', () => {
     expect([...ids].sort()).toEqual(ids)
     expect(ids.every((id) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(id))).toBe(true)
     expect(decodeTime(ids[0] as string)).toBe(clock.now())
+  })
+
+  it('makes the very ids of the ulid package’s monotonic factory, given the same randomness', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 48 - 1 }),
+        fc.array(fc.integer({ min: -3, max: 3 }), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (start, steps, seed) => {
+          const prng = (s: number) => () => {
+            s = (s * 1103515245 + 12345) % 2 ** 31
+            return s / 2 ** 31
+          }
+          const ours = createIdFactory(prng(seed))
+          const theirs = monotonicFactory(prng(seed))
+          let now = start
+          for (const step of steps) {
+            now = Math.min(2 ** 48 - 1, Math.max(1, now + step))
+            const id = ours(now)
+            expect(id).toBe(theirs(now))
+            expect(isUlid(id)).toBe(true)
+          }
+        },
+      ),
+      { numRuns: 200 },
+    )
+    expect(() => createIdFactory()(2 ** 48)).toThrow(RangeError)
   })
 
   it('draws default ids from crypto randomness: unique, ordered, and random across outboxes', () => {

@@ -25,8 +25,7 @@ type Message =
   | { t: 'changed' }
   | { t: 'sync' }
   | { t: 'delta'; puts: Array<readonly [string, unknown]>; deletes: string[] }
-  | { t: 'notices'; notices: RemoteNotice[] }
-  | { t: 'sending'; sent: Array<[emitId: string, attempts: number]> }
+  | { t: 'news'; notices: RemoteNotice[]; sent: Array<[emitId: string, attempts: number]> }
   | { t: 'cmd'; cmd: Command }
   | { t: 'emit'; record: StoredRecord }
 
@@ -115,7 +114,6 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     onCommitted: (puts, deletes) => post({ t: 'delta', puts: [...puts], deletes: [...deletes] }),
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
   })
-  store.setPersister(persister, (sent) => post({ t: 'sending', sent }))
 
   let leading = false
   let loaded = false
@@ -245,21 +243,26 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     })
   }
 
-  // Settlements of the sender are announced; a follower's own echo of them is not.
+  // Settlements of the sender are announced; a follower's own echo of them is not. What settles
+  // and what goes in flight in one tick (a batch acked, the next one sent) is one message.
   let mirroring = false
-  let notices: RemoteNotice[] = []
+  let news: Extract<Message, { t: 'news' }> | undefined
+  const tell = () => {
+    if (!news) {
+      news = { t: 'news', notices: [], sent: [] }
+      queueMicrotask(() => {
+        post(news as Message)
+        news = undefined
+      })
+    }
+    return news
+  }
   const announce = (notice: RemoteNotice) => {
     // Failed items stay stored (until retried or discarded), so only acks and drops are final.
     if (notice.kind !== 'failed') bury(notice.emitId)
-    if (!leading || mirroring) return
-    // A batch settles many items at once: one message for all of them.
-    if (notices.length === 0)
-      queueMicrotask(() => {
-        post({ t: 'notices', notices })
-        notices = []
-      })
-    notices.push(notice)
+    if (leading && !mirroring) tell().notices.push(notice)
   }
+  store.setPersister(persister, (sent) => tell().sent.push(...sent))
   const offs = [
     events.on('outbox:acked', ({ envelope, ack }) => announce({ kind: 'acked', emitId: envelope.emitId, ack })),
     events.on('outbox:dropped', ({ envelope, reason }) =>
@@ -289,7 +292,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       else if (data?.t === 'delta') {
         if (buffered) buffered.push(data)
         else applyDelta(data.puts, data.deletes)
-      } else if (data?.t === 'notices' && !leading && Array.isArray(data.notices)) {
+      } else if (data?.t === 'news' && !leading && Array.isArray(data.notices) && Array.isArray(data.sent)) {
         mirroring = true
         try {
           batch(() => {
@@ -297,16 +300,13 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
               if (notice.kind !== 'failed') bury(notice.emitId) // even if this tab never saw it
               store.applyRemote(notice)
             }
+            for (const [id, attempts] of data.sent)
+              if (Number.isInteger(attempts) && queue.get(id) && !persister.unwritten(id))
+                queue.update(id, { status: 'sending', attempts })
           })
         } finally {
           mirroring = false
         }
-      } else if (data?.t === 'sending' && !leading && Array.isArray(data.sent)) {
-        batch(() => {
-          for (const [id, attempts] of data.sent)
-            if (Number.isInteger(attempts) && queue.get(id) && !persister.unwritten(id))
-              queue.update(id, { status: 'sending', attempts })
-        })
       } else if (data?.t === 'cmd' && leading) batch(() => run(data.cmd))
       else if (data?.t === 'emit' && leading) {
         const checked = checkRecord(data.record.item.emitId, data.record)

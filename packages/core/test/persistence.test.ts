@@ -433,6 +433,30 @@ describe('persistent mode', () => {
     expect(inner.records.size).toBe(0)
   })
 
+  it('tells the other tabs of a batch’s acks and the next batch going in flight in one message', async () => {
+    const key = freshKey()
+    const transport = heldTransport()
+    const { outbox, clock } = await persistent({ persistenceKey: key }, transport)
+    await clock.advance(2000)
+    const [a, b] = [1, 2].map((n) => outbox.emit('m', { chatId: 'c', n }).emitId)
+    await until(() => transport.open.length === 1)
+    await until(() => outbox.status(a as string).value === 'sending')
+    for (let i = 0; i < 50; i++) await tick() // both emits' first writes are committed
+    const heard: unknown[] = []
+    const other = new BroadcastChannel(`outbox:${key}`)
+    other.onmessage = ({ data }) => heard.push(data)
+    try {
+      transport.settle()
+      await until(() => transport.open.length === 1 && heard.length > 0)
+      for (let i = 0; i < 20; i++) await tick()
+      expect(heard).toEqual([
+        { t: 'news', notices: [{ kind: 'acked', emitId: a, ack: { ok: true, emitId: a } }], sent: [[b, 1]] },
+      ])
+    } finally {
+      other.close()
+    }
+  })
+
   it('skips and reports stored records that are not valid envelopes', async () => {
     const storage = memoryStorage()
     const good = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })

@@ -139,7 +139,7 @@ async function browserRep(page: Page, url: string, rep: number) {
   add('ratio.rawLinearity', ceiling.ms / smallCeiling.ms)
   if (rep <= DIAG_REPS) {
     // What-ifs with no change to the core, each paired with a plain run just before it:
-    // ulid without crypto per character, and no BroadcastChannel (no delta posts).
+    // ULIDs without crypto randomness, and no BroadcastChannel (no delta posts).
     for (const [id, whatIf] of [
       ['mathRandom', { mathRandom: true }],
       ['noBroadcast', { noBroadcast: true }],
@@ -851,7 +851,7 @@ const figures: Figure[] = [
   {
     id: 'node.usPerEmit.mathRandom',
     section: '5. Notifications',
-    label: 'the same with OutboxOptions.random = Math.random (ulid without crypto.getRandomValues)',
+    label: 'the same with OutboxOptions.random = Math.random (ids drawn without crypto.getRandomValues)',
     unit: 'µs/emit',
   },
   // 7. Durability

@@ -359,8 +359,8 @@ type Persisted = {
 }
 
 /**
- * What-ifs that need no change to the core: `mathRandom` passes `random: Math.random` (ulid then
- * skips one crypto.getRandomValues call per character); `noBroadcast` hides BroadcastChannel while
+ * What-ifs that need no change to the core: `mathRandom` passes `random: Math.random` (the ULID
+ * factory then skips its pooled crypto.getRandomValues draws); `noBroadcast` hides BroadcastChannel while
  * the outbox is created, so persistence posts no deltas or notices (leadership uses Web Locks).
  */
 export type WhatIf = { mathRandom?: boolean; noBroadcast?: boolean }

@@ -15,7 +15,7 @@ type Task = {
   n: number
   batch?: number
   transport?: 'ky' | 'fetch'
-  /** Pass Math.random as OutboxOptions.random (ulid then skips crypto.getRandomValues). */
+  /** Pass Math.random as OutboxOptions.random (the ULID factory then skips crypto.getRandomValues). */
   mathRandom?: boolean
 }
 /** One child runs several tasks in a row (each process start costs a second or two). */

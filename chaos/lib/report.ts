@@ -48,7 +48,7 @@ export function formatText(s: Summary): string {
     `network    ${n(s.node.flaps)} Node flaps, ${n(s.browser?.offlineFlaps ?? 0)} browser offline spells`,
     `lifecycle  ${n(s.browser?.reloads ?? 0)} reloads, ${n(s.browser?.closes ?? 0)} closes, ${n(s.browser?.crashes ?? 0)} crashes, ${n(s.node.restarts)} Node restarts`,
     `durable    ${n(c.confirmed)} confirmed stored or sent; tab items unconfirmed when their page went away: ${n(c.unconfirmedDelivered)} delivered anyway, ${n(c.unconfirmedLost)} lost (allowed)`,
-    `typing     ${n(c.nonDurableDelivered)} delivered, ${n(c.nonDurableDropped)} dropped (coalesced or stale, allowed)`,
+    `typing     ${n(c.nonDurableDelivered)} delivered, ${n(c.nonDurableDropped)} dropped (coalesced or stale, allowed), ${n(v.lateNonDurable.length)} landed after a later item of their lane (an attempt their client had given up on, allowed)`,
     `drain      ${n(s.drain.ms)} ms after the faults stopped (bound ${n(s.drain.boundMs)} ms), from ${n(s.drain.backlog)} items pending in Node clients`,
     '',
     `lost ${v.lost.length} · duplicated ${v.duplicated.length} · reordered ${v.reordered.length}`,
@@ -88,6 +88,7 @@ ${rows([
   ['applied', c.applied],
   ['rejected as hard errors (= failed lists)', c.rejected],
   ['typing delivered / dropped', `${n(c.nonDurableDelivered)} / ${n(c.nonDurableDropped)}`],
+  ['typing landed after a later item of their lane (allowed)', v.lateNonDurable.length],
   ['browser items unconfirmed at reload: delivered / lost', `${n(c.unconfirmedDelivered)} / ${n(c.unconfirmedLost)}`],
   ['emits refused by a full queue (maxSize 40 client)', s.node.fullRejections],
 ])}

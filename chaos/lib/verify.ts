@@ -10,6 +10,13 @@ export type Verdict = {
   duplicated: Array<{ emitId: string; times: number }>
   /** Applications that came after a later-emitted item of the same lane. */
   reordered: Array<{ lane: string; emitId: string; after: string; beacon: { emitId: boolean; after: boolean } }>
+  /**
+   * Typing events applied after a later item of their lane (allowed): a typing event may be dropped
+   * as stale or coalesced after an attempt timed out, and that attempt can still reach the server
+   * later, from a proxy that delayed it. A durable item is never dropped, and is sent again until
+   * acked, so its first application always comes before anything after it in its lane.
+   */
+  lateNonDurable: Array<{ lane: string; emitId: string; after: string }>
   /** Applications of emitIds no client reported emitting. */
   unknown: string[]
   /** Items in a failed list that the server did not reject, and rejected items missing from it. */
@@ -41,6 +48,7 @@ export function verify(ledger: Ledger, server: Server, failedIds: Set<string>, p
   const stuck: string[] = []
   const duplicated: Verdict['duplicated'] = []
   const reordered: Verdict['reordered'] = []
+  const lateNonDurable: Verdict['lateNonDurable'] = []
   const unknown: string[] = []
   const unexpected: string[] = []
   const missing: string[] = []
@@ -98,7 +106,9 @@ export function verify(ledger: Ledger, server: Server, failedIds: Set<string>, p
     for (const id of log) {
       const index = order.get(id)
       if (index === undefined) continue
-      if (index < maxIndex)
+      if (index < maxIndex && ledger.items.get(id)?.durable === false)
+        lateNonDurable.push({ lane, emitId: id, after: maxId })
+      else if (index < maxIndex)
         reordered.push({
           lane,
           emitId: id,
@@ -112,5 +122,14 @@ export function verify(ledger: Ledger, server: Server, failedIds: Set<string>, p
     }
   }
 
-  return { lost, stuck, duplicated, reordered, unknown, failedMismatch: { unexpected, missing }, counts }
+  return {
+    lost,
+    stuck,
+    duplicated,
+    reordered,
+    lateNonDurable,
+    unknown,
+    failedMismatch: { unexpected, missing },
+    counts,
+  }
 }

@@ -11,9 +11,9 @@ const slot = params.get('slot') ?? '0'
 const batch = params.get('batch') === '1'
 const beacons = params.get('beacons') !== '0'
 
-// Page-hide beacons are `fetch` calls with `keepalive`; tag them so the server can tell them apart.
 // Requests this page made (only the tab that sends for its key makes any): for the drain report.
 const sent = { count: 0, lastAt: 0 }
+// Page-hide beacons are `fetch` calls with `keepalive`; tag them so the server can tell them apart.
 const realFetch = window.fetch.bind(window)
 window.fetch = (input, init) => {
   sent.count++
@@ -122,6 +122,8 @@ const chaos = {
         const record = stored.get(i.emitId) as { item?: { status?: string; attempts?: number } } | undefined
         return `${i.emitId} ${i.event} ${i.lane} ${i.status}/${i.attempts} stored ${record ? `${record.item?.status}/${record.item?.attempts}` : 'no'}`
       }),
+      breaker: outbox.breaker.peek(),
+      online: outbox.online.peek(),
       stored: stored.size,
       requests: `${sent.count}, the last ${sent.lastAt ? `${Date.now() - sent.lastAt} ms ago` : 'never'}`,
       locks: locks

@@ -209,12 +209,7 @@ async function main() {
           `  still pending in ${c.id}: ${p.emitId} ${p.lane} ${p.status} attempts ${p.attempts} ${JSON.stringify(p.lastError ?? null)} breaker ${c.outbox.breaker.peek()} online ${c.outbox.online.peek()}`,
         )
   if (!drainedInTime && browser && browserDrainMs === undefined)
-    for (const { key, slot, state } of await browser.states())
-      console.log(
-        `  tab ${key}#${slot}: ${state.size} pending ${JSON.stringify(state.pending.slice(0, 5))} breaker ${state.breaker} online ${state.online}`,
-      )
-  if (!drainedInTime && browser && browserDrainMs === undefined)
-    for (const line of await browser.diagnoses()) console.log(`  ${line}`)
+    for (const line of await browser.diagnoses()) console.log(`  tab ${line}`)
   const drainMs = Math.max(nodeDrainMs ?? Date.now() - calmAt, browserDrainMs ?? Date.now() - calmAt)
   console.log(`drain: Node clients ${nodeDrainMs ?? '-'} ms, browser tabs ${browserDrainMs ?? '-'} ms`)
   // Followers mirror the sender's last settlements: give the tabs of each key a moment to agree.

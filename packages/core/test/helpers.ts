@@ -8,6 +8,20 @@ import { createIdFactory } from '../src/ulid.ts'
 /** Lets every queued microtask and promise callback run (a macrotask turn; no wall-clock wait). */
 export const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
 
+/** Lets `n` macrotask turns pass (fake-indexeddb works on macrotasks), without wall-clock waits. */
+export async function turns(n: number) {
+  for (let i = 0; i < n; i++) await tick()
+}
+
+/** Waits turn by turn until `condition` holds; throws after `max` turns. */
+export async function until(condition: () => boolean, max = 500) {
+  for (let i = 0; i < max; i++) {
+    if (condition()) return
+    await tick()
+  }
+  throw new Error('condition not met')
+}
+
 /** A manual clock: time moves only when a test advances it, running due timers in order. */
 export function fakeClock(start = 1_700_000_000_000) {
   let now = start

@@ -3,7 +3,16 @@ import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
 import { createOutbox } from '../src/outbox.ts'
 import type { EmitEnvelope, Transport } from '../src/types.ts'
-import { fakeClock, fakeTransport, heldTransport, manualNetwork, storeUnannounced, tick } from './helpers.ts'
+import {
+  fakeClock,
+  fakeTransport,
+  heldTransport,
+  manualNetwork,
+  storeUnannounced,
+  tick,
+  turns,
+  until,
+} from './helpers.ts'
 
 function beaconTransport(maxBatch = 1) {
   const held = heldTransport()
@@ -81,12 +90,12 @@ describe('page hide', () => {
     const follower = createOutbox({ ...options, network: manualNetwork() })
     await follower.ready
     await clock.advance(2000) // the first outbox leads
-    for (let i = 0; i < 20; i++) await tick()
+    await turns(20)
     const orphan = await storeUnannounced(key, clock.now())
-    for (let i = 0; i < 50; i++) await tick()
+    await turns(50)
     expect(transport.sent()).toEqual([])
     window.dispatchEvent(new Event('pagehide'))
-    for (let i = 0; i < 200 && sender.status(orphan).peek() !== 'delivered'; i++) await tick()
+    await until(() => sender.status(orphan).peek() === 'delivered', 200)
     expect(transport.sent()).toEqual([orphan])
     await follower.close()
     await sender.close()

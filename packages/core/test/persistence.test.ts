@@ -16,6 +16,8 @@ import {
   manualNetwork,
   storeUnannounced,
   tick,
+  turns,
+  until,
 } from './helpers.ts'
 
 let n = 0
@@ -29,15 +31,6 @@ const open: Outbox[] = []
 afterEach(async () => {
   for (const o of open.splice(0)) await o.close()
 })
-
-/** Lets IndexedDB (fake-indexeddb runs on macrotasks) and the outbox settle, without wall-clock waits. */
-async function until(condition: () => boolean, turns = 500) {
-  for (let i = 0; i < turns; i++) {
-    if (condition()) return
-    await tick()
-  }
-  throw new Error('condition not met')
-}
 
 /** A persistent outbox; leadership (BroadcastChannel heartbeats in Node) settles on the fake clock. */
 async function persistent<T extends Transport = ReturnType<typeof fakeTransport>>(
@@ -148,7 +141,7 @@ describe('persistent mode', () => {
       await until(() => transport.open.length === 1)
     }
     await settleOne()
-    for (let i = 0; i < 20; i++) await tick()
+    await turns(20)
     expect(writes).toEqual([{ puts: 3, deletes: 0 }]) // the ack's delete waits
     await clock.advance(LAZY_DELETE_MS)
     await until(() => writes.length === 2)
@@ -183,7 +176,7 @@ describe('persistent mode', () => {
     await until(() => writes.length === 3)
     transport.settle() // a2 acked; a3 goes, so the queue does not drain
     await until(() => outbox.status(a2.emitId).value === 'delivered' && transport.open.length === 1)
-    for (let i = 0; i < 20; i++) await tick()
+    await turns(20)
     expect(writes).toHaveLength(3)
     await outbox.close()
     expect(writes[3]?.deletes).toBe(1) // (and a3, in flight at close, stored as queued again)
@@ -441,14 +434,14 @@ describe('persistent mode', () => {
     const [a, b] = [1, 2].map((n) => outbox.emit('m', { chatId: 'c', n }).emitId)
     await until(() => transport.open.length === 1)
     await until(() => outbox.status(a as string).value === 'sending')
-    for (let i = 0; i < 50; i++) await tick() // both emits' first writes are committed
+    await turns(50) // both emits' first writes are committed
     const heard: unknown[] = []
     const other = new BroadcastChannel(`outbox:${key}`)
     other.onmessage = ({ data }) => heard.push(data)
     try {
       transport.settle()
       await until(() => transport.open.length === 1 && heard.length > 0)
-      for (let i = 0; i < 20; i++) await tick()
+      await turns(20)
       expect(heard).toEqual([
         { t: 'news', notices: [{ kind: 'acked', emitId: a, ack: { ok: true, emitId: a } }], sent: [[b, 1]] },
       ])
@@ -674,14 +667,19 @@ describe('several outboxes on one key', () => {
     expect(transport.open).toHaveLength(0)
   })
 
-  it('sends a stored item no tab announced (its tab died after the commit) once another tab starts', async () => {
+  /** A sender, and a stored item no tab announced to it (as if its tab died right after the commit). */
+  async function senderAndOrphan() {
     const key = freshKey()
     const transport = fakeTransport()
     const clock = fakeClock()
     const a = await persistent({ persistenceKey: key, clock }, transport)
     await clock.advance(2000)
-    const orphan = await storeUnannounced(key, clock.now())
-    for (let i = 0; i < 50; i++) await tick()
+    return { key, transport, clock, a, orphan: await storeUnannounced(key, clock.now()) }
+  }
+
+  it('sends a stored item no tab announced (its tab died after the commit) once another tab starts', async () => {
+    const { key, transport, clock, a, orphan } = await senderAndOrphan()
+    await turns(50)
     expect(transport.sent()).toEqual([]) // nothing told the sender
     await persistent({ persistenceKey: key, clock }, transport)
     await until(() => a.outbox.status(orphan).value === 'delivered')
@@ -689,15 +687,10 @@ describe('several outboxes on one key', () => {
   })
 
   it('re-reads storage when its queue drains, at most once per RESYNC_MS', async () => {
-    const key = freshKey()
-    const transport = fakeTransport()
-    const clock = fakeClock()
-    const a = await persistent({ persistenceKey: key, clock }, transport)
-    await clock.advance(2000)
-    const orphan = await storeUnannounced(key, clock.now())
+    const { transport, clock, a, orphan } = await senderAndOrphan()
     const first = a.outbox.emit('m', { chatId: 'other', n: 1 })
     await until(() => a.outbox.status(first.emitId).value === 'delivered')
-    for (let i = 0; i < 50; i++) await tick()
+    await turns(50)
     expect(transport.sent()).toEqual([first.emitId]) // drained within RESYNC_MS of start-up's read
     await clock.advance(RESYNC_MS)
     const second = a.outbox.emit('m', { chatId: 'other', n: 2 })
@@ -720,9 +713,9 @@ describe('several outboxes on one key', () => {
     expect((await inner.load()).map(([id]) => id)).toEqual([x.emitId])
     await a.outbox.close()
     await clock.advance(3000) // b leads, re-reads storage, and deletes what it knows was acked
-    for (let i = 0; i < 100; i++) await tick()
+    await turns(100)
     await clock.advance(LAZY_DELETE_MS)
-    for (let i = 0; i < 100; i++) await tick()
+    await turns(100)
     expect(await inner.load()).toEqual([])
     const c = await persistent({ persistenceKey: key, clock }, transport)
     expect(c.outbox.size.value).toBe(0)

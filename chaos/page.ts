@@ -40,15 +40,60 @@ const outbox = createOutbox({
   breaker: { threshold: 8, cooldownMs: 300 },
 })
 
+// A trace of what this page did and heard, read by the harness from the console (it outlives a
+// reload or a crash): IndexedDB writes, messages between the tabs, settlements. Printed for the items
+// involved when the tabs do not drain or disagree.
+const trace = (line: string) => console.debug(`chaostrace ${line}`)
+const keyText = (k: unknown) => (k instanceof IDBKeyRange ? `${String(k.lower)}..${String(k.upper)}` : String(k))
+const realPut = IDBObjectStore.prototype.put
+IDBObjectStore.prototype.put = function (value, k) {
+  trace(`idb put ${keyText(k)} ${(value as { item?: { status?: string } })?.item?.status ?? '?'}`)
+  return realPut.call(this, value, k)
+}
+const realDelete = IDBObjectStore.prototype.delete
+IDBObjectStore.prototype.delete = function (k) {
+  trace(`idb delete ${keyText(k)}`)
+  return realDelete.call(this, k)
+}
+const listener = new BroadcastChannel(`outbox:${key}`)
+listener.onmessage = ({ data }) => {
+  const d = data as Record<string, unknown>
+  const ids = (list: unknown) => (Array.isArray(list) ? list.map((x) => (Array.isArray(x) ? x[0] : x)).join(' ') : '')
+  if (d.t === 'delta') trace(`heard delta puts ${ids(d.puts)} deletes ${ids(d.deletes)}`)
+  else if (d.t === 'news')
+    trace(
+      `heard news ${((d.notices as Array<{ kind: string; emitId?: string; envelope?: { emitId: string } }>) ?? []).map((n) => `${n.kind}:${n.emitId ?? n.envelope?.emitId}`).join(' ')} sent ${ids(d.sent)}`,
+    )
+  else trace(`heard ${JSON.stringify(d).slice(0, 200)}`)
+}
+
 const errors: DeliveryError[] = []
 const pageErrors: string[] = []
 let ready = false
 outbox.on('outbox:error', ({ error }) => errors.push(error))
 addEventListener('error', (e) => pageErrors.push(String(e.error ?? e.message)))
 addEventListener('unhandledrejection', (e) => pageErrors.push(String(e.reason)))
+outbox.on('outbox:acked', ({ envelope }) => trace(`acked ${envelope.emitId}`))
+outbox.on('outbox:failed', ({ envelope }) => trace(`failed ${envelope.emitId}`))
+outbox.on('outbox:dropped', ({ envelope, reason }) => trace(`dropped ${envelope.emitId} ${reason}`))
+outbox.on('outbox:error', ({ error }) => trace(`error ${error.kind}: ${error.message}`))
+trace(`start ${location.search}`)
 outbox.ready.then(() => {
   ready = true
+  trace(`ready, ${outbox.size.peek()} pending, ${outbox.failed.peek().length} failed`)
 })
+
+/** Whether this page holds the outbox's lock: its own probe lock tells it its client id. */
+const leads = async (): Promise<string> => {
+  if (typeof navigator.locks?.query !== 'function') return 'unknown'
+  const probe = `chaos-probe:${Math.random()}`
+  return navigator.locks.request(probe, async () => {
+    const { held = [] } = await navigator.locks.query()
+    const self = held.find((l) => l.name === probe)?.clientId
+    const holder = held.find((l) => l.name === `outbox:${key}`)?.clientId
+    return holder === undefined ? 'nobody' : holder === self ? 'yes' : 'no'
+  })
+}
 
 let db: Promise<IDBDatabase> | undefined
 const openDb = (): Promise<IDBDatabase> =>
@@ -83,7 +128,9 @@ const chaos = {
     return list.map(({ lane, seq, reject }) => {
       const payload: Record<string, unknown> = { chatId: lane, seq, text: `tab ${slot} says ${seq}` }
       if (reject) payload.reject = true
-      return outbox.emit('user:message', payload).emitId
+      const { emitId } = outbox.emit('user:message', payload)
+      trace(`emit ${emitId} ${lane}`)
+      return emitId
     })
   },
   /**
@@ -125,10 +172,15 @@ const chaos = {
       breaker: outbox.breaker.peek(),
       online: outbox.online.peek(),
       stored: stored.size,
+      leads: await leads(),
       requests: `${sent.count}, the last ${sent.lastAt ? `${Date.now() - sent.lastAt} ms ago` : 'never'}`,
       locks: locks
         ? `held ${(locks.held ?? []).map((l) => l.name).join(',')} waiting ${(locks.pending ?? []).map((l) => l.name).join(',')}`
         : 'no Web Locks',
+      failed: outbox.failed.peek().map((f) => f.emitId),
+      storedFailed: [...stored]
+        .filter(([, v]) => (v as { item?: { status?: string } })?.item?.status === 'failed')
+        .map(([k]) => k),
       errors: errors.slice(-3).map((e) => `${e.kind}: ${e.message}`),
     }
   },

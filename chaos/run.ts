@@ -233,15 +233,31 @@ async function main() {
     for (const p of c.outbox.pending.peek()) pendingIds.add(p.emitId)
   }
   const tabDisagreements: string[] = []
+  /** Items some tab still shows pending, or that the tabs of a key disagree on: their trace is printed. */
+  const involved = new Set<string>()
   if (browser) {
     const byKey = new Map<string, string[]>()
     for (const { key, slot, state } of await browser.states()) {
-      for (const p of state.pending) pendingIds.add(p.emitId)
+      for (const p of state.pending) {
+        pendingIds.add(p.emitId)
+        involved.add(p.emitId)
+      }
       const ids = state.failed.map((f) => f.emitId).sort()
       for (const id of ids) failedIds.add(id)
       const first = byKey.get(key)
       if (!first) byKey.set(key, ids)
-      else if (first.join() !== ids.join()) tabDisagreements.push(`${key}/${slot}`)
+      else if (first.join() !== ids.join()) {
+        tabDisagreements.push(`${key}/${slot}`)
+        for (const id of ids) if (!first.includes(id)) involved.add(id)
+        for (const id of first) if (!ids.includes(id)) involved.add(id)
+      }
+    }
+    if (involved.size > 0) {
+      const lines = browser.trace(involved)
+      console.log(`trace of ${involved.size} items (${lines.length} lines):`)
+      for (const line of lines.slice(-80)) console.log(`  ${line}`)
+      mkdirSync(args.out, { recursive: true })
+      writeFileSync(join(args.out, 'trace.log'), `${browser.trace().join('\n')}\n`)
     }
   }
   const verdict = verify(ledger, server, failedIds, pendingIds)

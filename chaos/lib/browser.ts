@@ -38,6 +38,8 @@ type TabState = {
   slot: number
   lanes: string[]
   page: Page | undefined
+  /** Pages this slot has had (a reload counts as a new one), for the trace. */
+  incarnation: number
   /** Emitted on the current page and not yet confirmed stored. */
   unconfirmed: string[]
 }
@@ -111,11 +113,25 @@ export async function startBrowser(options: BrowserOptions) {
         slot: s,
         lanes: Array.from({ length: options.lanesPerTab }, (_, l) => `chaos-k${k}.t${s}.l${l}`),
         page: undefined,
+        incarnation: 0,
         unconfirmed: [],
       })
 
   const url = (tab: TabState) =>
     `${options.origin}/?key=${tab.key}&slot=${tab.slot}&batch=${tab.slot % 2}&beacons=${options.beacons ? 1 : 0}`
+
+  /** Every page's trace (see page.ts), in the order the harness heard it. */
+  const traces: string[] = []
+  const started = Date.now()
+  const listen = (page: Page, tab: TabState) =>
+    page.on('console', (message) => {
+      const text = message.text()
+      if (!text.startsWith('chaostrace ')) return
+      if (text.startsWith('chaostrace start')) tab.incarnation++
+      traces.push(
+        `${((Date.now() - started) / 1000).toFixed(3)} ${tab.key}#${tab.slot}.${tab.incarnation} ${text.slice(11)}`,
+      )
+    })
 
   const whenOnline = () => waitFor(() => !offline, 30_000, 20)
 
@@ -144,6 +160,7 @@ export async function startBrowser(options: BrowserOptions) {
       await whenOnline()
       const page = await context.newPage()
       page.on('pageerror', (error) => stats.pageErrors.push(`${tab.key}/${tab.slot}: ${error.message}`))
+      listen(page, tab)
       try {
         await page.goto(url(tab), { waitUntil: 'load' })
         await waitReady(page)
@@ -322,6 +339,11 @@ export async function startBrowser(options: BrowserOptions) {
         if (tab.page)
           out.push(`${tab.key}#${tab.slot}: ${JSON.stringify(await tab.page.evaluate(() => window.chaos.diagnose()))}`)
       return out
+    },
+    /** The trace lines that mention any of `ids` (all of them without). */
+    trace(ids?: ReadonlySet<string>): string[] {
+      if (!ids) return traces.slice()
+      return traces.filter((line) => [...ids].some((id) => line.includes(id)))
     },
     async close() {
       for (const tab of tabs) await harvest(tab)

@@ -43,7 +43,7 @@ export const LOAD_TIMEOUT_MS = 3000
 export const PAGE_SIZE = 500
 export const MAX_PAGE_SIZE = 20_000
 
-/** When the sender's queue drains, it re-reads storage if it has not for this long (see `sync`). */
+/** When the sender's queue drains, it re-reads storage, at most once per this long (see `sync`). */
 export const RESYNC_MS = 10_000
 
 /** How many settled emitIds a tab remembers, so a stale read of storage cannot revive them. */
@@ -217,11 +217,14 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   // The sender learns of other tabs' emits from the message each sends once its write commits.
   // A tab that closes or crashes between the commit and that message leaves a stored item no
   // one announced, so the sender also re-reads storage when another tab starts or hides, and
-  // when its own queue drains (at most once per RESYNC_MS).
+  // when its own queue drains (at most once per RESYNC_MS: a drain sooner than that re-reads when
+  // the time is up, so the last drain of a busy spell is never skipped).
   let syncing: Promise<void> | null = null
   let again = false
   let syncedAt = Number.NEGATIVE_INFINITY
   let syncAfterLoad = false
+  /** Another tab asked for a read while this one was starting and did not lead (see onmessage). */
+  let heardSync = false
   const sync = () => {
     // Start-up is still reading, perhaps from before the change: one more read once it is done.
     if (!loaded) {
@@ -241,6 +244,16 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
         sync()
       }
     })
+  }
+
+  let resyncTimer: unknown
+  const resync = () => {
+    const wait = syncedAt + RESYNC_MS - clock.now()
+    if (wait <= 0) return sync()
+    resyncTimer ??= clock.setTimeout(() => {
+      resyncTimer = undefined
+      if (leading && !closed) sync()
+    }, wait)
   }
 
   // Settlements of the sender are announced; a follower's own echo of them is not. What settles
@@ -273,7 +286,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     ),
     events.on('outbox:flushed', () => {
       persister.flush() // the acks' deletes (see LAZY_DELETE_MS): nothing is left to wait for
-      if (leading && clock.now() - syncedAt >= RESYNC_MS) sync()
+      if (leading) resync()
     }),
   ]
 
@@ -289,6 +302,9 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   if (channel)
     channel.onmessage = ({ data }: MessageEvent<Message>) => {
       if (data?.t === 'changed' || (data?.t === 'sync' && leading)) sync()
+      // No tab leads (the lock is passing), or this one is still starting: if it ends up leading
+      // once started, it reads again, since what it is reading may predate what the message is about.
+      else if (data?.t === 'sync' && !loaded) heardSync = true
       else if (data?.t === 'delta') {
         if (buffered) buffered.push(data)
         else applyDelta(data.puts, data.deletes)
@@ -382,7 +398,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       syncedAt = clock.now()
       // A new tab may have read items that no tab announced (see `sync`): the sender looks again.
       if (!leading) post({ t: 'sync' })
-      if (syncAfterLoad) sync()
+      if (syncAfterLoad || (heardSync && leading)) sync()
       start()
       scheduler.schedule()
       resolve()
@@ -455,6 +471,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     async close() {
       await settled(persister.idle())
       closed = true
+      clock.clearTimeout(resyncTimer)
       leadership.close()
       for (const off of offs) off()
       channel?.close()

@@ -686,16 +686,53 @@ describe('several outboxes on one key', () => {
     expect(transport.sent()).toEqual([orphan])
   })
 
-  it('re-reads storage when its queue drains, at most once per RESYNC_MS', async () => {
-    const { transport, clock, a, orphan } = await senderAndOrphan()
-    const first = a.outbox.emit('m', { chatId: 'other', n: 1 })
-    await until(() => a.outbox.status(first.emitId).value === 'delivered')
-    await turns(50)
-    expect(transport.sent()).toEqual([first.emitId]) // drained within RESYNC_MS of start-up's read
+  it('re-reads storage when its queue drains, at most once per RESYNC_MS, and never skips the last drain', async () => {
+    const { key, transport, clock, a, orphan } = await senderAndOrphan()
     await clock.advance(RESYNC_MS)
-    const second = a.outbox.emit('m', { chatId: 'other', n: 2 })
+    // The first drain long after start-up's read reads at once.
+    const first = a.outbox.emit('m', { chatId: 'other', n: 1 })
     await until(() => a.outbox.status(orphan).value === 'delivered')
-    expect(transport.sent()).toEqual([first.emitId, second.emitId, orphan])
+    expect(transport.sent()).toEqual([first.emitId, orphan])
+    // The next drains come sooner: their read is put off until RESYNC_MS is up, not skipped.
+    const later = await storeUnannounced(key, clock.now())
+    const second = a.outbox.emit('m', { chatId: 'other', n: 2 })
+    await until(() => a.outbox.status(second.emitId).value === 'delivered')
+    await clock.advance(RESYNC_MS - 10)
+    await turns(50)
+    expect(transport.sent()).toEqual([first.emitId, orphan, second.emitId])
+    await clock.advance(10)
+    await until(() => a.outbox.status(later).value === 'delivered')
+    expect(transport.sent()).toEqual([first.emitId, orphan, second.emitId, later])
+  })
+
+  it('a tab still starting when no tab leads reads again if it ends up sending', async () => {
+    const key = freshKey()
+    const transport = fakeTransport()
+    const clock = fakeClock()
+    // b's start-up read sees storage before the orphan, and ends only when the test says so.
+    const inner = idbStorage(key)
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const slow: OutboxStorage = {
+      ...inner,
+      loadPage: async (after, limit) => {
+        const page = await (inner.loadPage as NonNullable<OutboxStorage['loadPage']>)(after, limit)
+        await gate
+        return page
+      },
+    }
+    const b = createOutbox({ transport, mode: 'persistent', persistenceKey: key, clock, storage: slow })
+    open.push(b)
+    await turns(20)
+    const orphan = await storeUnannounced(key, clock.now())
+    await clock.advance(100)
+    // c starts, reads the orphan and asks the sender to look again: no tab leads yet.
+    const c = await persistent({ persistenceKey: key, clock }, transport)
+    expect(c.outbox.size.value).toBe(1)
+    await clock.advance(1900) // b leads (heartbeats), its read still going
+    release()
+    await until(() => b.status(orphan).value === 'delivered')
+    expect(transport.sent()).toEqual([orphan])
   })
 
   it('deletes an acked item still stored (its sender closed before the delete) when it takes over', async () => {

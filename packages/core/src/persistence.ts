@@ -127,9 +127,11 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   /**
    * Brings the queue in step with stored records. The sender only adds what it lacks; followers
    * mirror. With `complete`, records are all of storage, so a follower also drops what is gone.
+   * True when the sender found something no message had told it of.
    */
-  const merge = (records: ReadonlyArray<readonly [string, unknown]>, complete: boolean) => {
+  const merge = (records: ReadonlyArray<readonly [string, unknown]>, complete: boolean): boolean => {
     const seen = complete ? new Set<string>() : undefined
+    let found = false
     for (const [rawKey, value] of records) {
       const id = String(rawKey)
       const checked = checkRecord(id, value)
@@ -151,13 +153,19 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
         // Settled, but still stored: its delete is on its way, or was lost (the sender that acked it
         // closed first, and this tab learnt of the ack from its notice). Delete it (again): else a
         // tab that opens later shows it pending for good.
-        if (leading) persister.delete(id, true)
+        if (leading) {
+          persister.delete(id, true)
+          found = true
+        }
         continue
       }
       const entry = queue.get(id)
       if (item.status === 'failed') {
         if (entry && !leading) queue.fail(id, item.error)
-        else if (!entry && !queue.failedItems.has(id)) queue.addFailed(item)
+        else if (!entry && !queue.failedItems.has(id)) {
+          queue.addFailed(item)
+          found ||= leading
+        }
         continue
       }
       if (entry) {
@@ -171,6 +179,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
         if (leading) continue
         queue.removeFailed(id)
       }
+      found ||= leading
       queue.add({
         // An item stored mid-flight was not acked: it goes again, under the same emitId.
         item: leading && item.status === 'sending' ? { ...item, status: 'queued' } : item,
@@ -179,23 +188,24 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
         failSeq: 0,
       })
     }
-    if (leading || !complete) return
+    if (leading || !complete) return found
     // Durable items gone from storage were settled by the sender.
     for (const [id, entry] of queue.entries())
       if (entry.policy.durable && !seen?.has(id) && !persister.unwritten(id)) queue.remove(id)
     for (const id of [...queue.failedItems.keys()])
       if (!seen?.has(id) && !persister.unwritten(id) && !store.isVolatileFailed(id)) queue.removeFailed(id)
+    return false
   }
 
-  const load = async (complete: boolean) => {
+  const load = async (complete: boolean): Promise<boolean> => {
     let records: Array<[string, unknown]>
     try {
       records = await (storage as OutboxStorage).load()
     } catch (error) {
       report(storageError('Could not read stored outbox items', error))
-      return
+      return false
     }
-    batch(() => merge(records, complete))
+    return batch(() => merge(records, complete))
   }
 
   /** Another tab wrote these records: apply them without reading storage again. */
@@ -236,14 +246,19 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       again = true
       return
     }
-    syncing = load(true).finally(() => {
-      syncing = null
-      if (leading) scheduler.schedule()
-      if (again) {
-        again = false
-        sync()
-      }
-    })
+    syncing = load(true)
+      .catch(() => false)
+      .then((found) => {
+        syncing = null
+        // What the sender learnt only from storage, the other tabs may not know either (the tab that
+        // wrote it died before its message, which was all they would have heard): they read again.
+        if (found && leading) post({ t: 'changed' })
+        if (leading) scheduler.schedule()
+        if (again) {
+          again = false
+          sync()
+        }
+      })
   }
 
   let resyncTimer: unknown

@@ -144,8 +144,11 @@ export function setup(options: Partial<OutboxOptions> = {}, transport: Transport
   return { outbox, clock, network, transport }
 }
 
-/** Stores a pending record behind the outboxes' backs, as a tab that died right after its write would. */
-export async function storeUnannounced(key: string, now: number): Promise<string> {
+/**
+ * Stores a pending record (or, with `failed`, a failed one) behind the outboxes' backs, as a tab
+ * that died right after its write would.
+ */
+export async function storeUnannounced(key: string, now: number, failed = false): Promise<string> {
   const emitId = createIdFactory()(now)
   const item = {
     emitId,
@@ -153,8 +156,10 @@ export async function storeUnannounced(key: string, now: number): Promise<string
     payload: { chatId: 'c' },
     lane: 'c',
     createdAt: now,
-    status: 'queued',
     attempts: 0,
+    ...(failed
+      ? { status: 'failed', attempts: 1, error: { kind: 'http', code: 403, message: 'Forbidden', retryable: false } }
+      : { status: 'queued' }),
   }
   await idbStorage(key).write([[emitId, { v: RECORD_VERSION, item, ageFrom: now }]], [])
   return emitId

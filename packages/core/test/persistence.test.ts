@@ -705,6 +705,24 @@ describe('several outboxes on one key', () => {
     expect(transport.sent()).toEqual([first.emitId, orphan, second.emitId, later])
   })
 
+  it('when the sender finds in storage what no tab announced, the other tabs read again', async () => {
+    const key = freshKey()
+    const transport = fakeTransport()
+    const clock = fakeClock()
+    const a = await persistent({ persistenceKey: key, clock }, transport)
+    const b = await persistent({ persistenceKey: key, clock }, transport)
+    await clock.advance(2000)
+    // A tab failed an item, stored it, and died before its message: neither a nor b heard of it.
+    const orphan = await storeUnannounced(key, clock.now(), true)
+    await turns(50)
+    expect(b.outbox.failed.value).toEqual([])
+    // c reads it at start-up and asks the sender to look; the sender finds it and tells the others.
+    const c = await persistent({ persistenceKey: key, clock }, transport)
+    expect(c.outbox.failed.value.map((f) => f.emitId)).toEqual([orphan])
+    await until(() => a.outbox.failed.value.length === 1 && b.outbox.failed.value.length === 1)
+    expect(b.outbox.failed.value.map((f) => [f.emitId, f.error.code])).toEqual([[orphan, 403]])
+  })
+
   it('a tab still starting when no tab leads reads again if it ends up sending', async () => {
     const key = freshKey()
     const transport = fakeTransport()

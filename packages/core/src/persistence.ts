@@ -301,7 +301,9 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     ),
     events.on('outbox:flushed', () => {
       persister.flush() // the acks' deletes (see LAZY_DELETE_MS): nothing is left to wait for
-      if (leading) resync()
+      // A drain while start-up still reads (the loaded pages are sent, the next is on its way) needs
+      // no read of its own: start-up's is one.
+      if (leading && loaded) resync()
     }),
   ]
 

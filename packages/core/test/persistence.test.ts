@@ -260,6 +260,43 @@ describe('persistent mode', () => {
     expect(transport.open.map((c) => c.batch[0]?.emitId).sort()).toEqual([stored[1], stored[600], fresh.emitId].sort())
   })
 
+  it('a drain while start-up still reads pages does not read storage again', async () => {
+    const storage = memoryStorage()
+    const before = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })
+    const stored = Array.from({ length: PAGE_SIZE + 30 }, (_, i) => before.outbox.emit('m', { i }).emitId)
+    await before.outbox.close()
+    let fullReads = 0
+    let release = () => {}
+    const secondPage = new Promise<void>((resolve) => (release = resolve))
+    const transport = fakeTransport()
+    const clock = fakeClock(before.clock.now() + 1000)
+    const outbox = createOutbox({
+      transport,
+      mode: 'persistent',
+      storage: {
+        ...storage,
+        load: () => {
+          fullReads++
+          return storage.load()
+        },
+        loadPage: async (after, limit) => {
+          if (after !== undefined) await secondPage
+          return (await storage.loadPage?.(after, limit)) ?? []
+        },
+      },
+      clock,
+      network: manualNetwork(),
+    })
+    open.push(outbox)
+    await clock.advance(2000) // leadership
+    await until(() => transport.sent().length === PAGE_SIZE) // the first page is sent: the queue drains
+    release()
+    await outbox.ready
+    await until(() => outbox.size.value === 0)
+    expect(transport.sent()).toEqual(stored)
+    expect(fullReads).toBe(0)
+  })
+
   it('reads the first page small and the rest in pages of MAX_PAGE_SIZE', async () => {
     const storage = memoryStorage()
     const before = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })

@@ -682,13 +682,19 @@ describe('persistent mode', () => {
 })
 
 describe('several outboxes on one key', () => {
-  it('exactly one sends; the other’s emits reach it and both show the shared queue', async () => {
+  /** Two tabs on a fresh key, sharing a transport and a clock, once one of them leads. */
+  async function twoTabs<T extends Transport>(transport: T) {
     const key = freshKey()
-    const transport = heldTransport()
     const clock = fakeClock()
     const a = await persistent({ persistenceKey: key, clock }, transport)
     const b = await persistent({ persistenceKey: key, clock }, transport)
     await clock.advance(2000)
+    return { key, clock, a, b }
+  }
+
+  it('exactly one sends; the other’s emits reach it and both show the shared queue', async () => {
+    const transport = heldTransport()
+    const { a, b } = await twoTabs(transport)
     await until(() => true)
     const x = a.outbox.emit('m', { chatId: 'c', n: 1 })
     const y = b.outbox.emit('m', { chatId: 'c', n: 2 })
@@ -743,12 +749,8 @@ describe('several outboxes on one key', () => {
   })
 
   it('when the sender finds in storage what no tab announced, the other tabs read again', async () => {
-    const key = freshKey()
     const transport = fakeTransport()
-    const clock = fakeClock()
-    const a = await persistent({ persistenceKey: key, clock }, transport)
-    const b = await persistent({ persistenceKey: key, clock }, transport)
-    await clock.advance(2000)
+    const { key, clock, a, b } = await twoTabs(transport)
     // A tab failed an item, stored it, and died before its message: neither a nor b heard of it.
     const orphan = await storeUnannounced(key, clock.now(), true)
     await turns(50)

@@ -153,10 +153,8 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
         // Settled, but still stored: its delete is on its way, or was lost (the sender that acked it
         // closed first, and this tab learnt of the ack from its notice). Delete it (again): else a
         // tab that opens later shows it pending for good.
-        if (leading) {
-          persister.delete(id, true)
-          found = true
-        }
+        // Its delete's delta tells the other tabs: no need to count it as found.
+        if (leading) persister.delete(id, true)
         continue
       }
       const entry = queue.get(id)
@@ -247,12 +245,13 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       return
     }
     syncing = load(true)
-      .catch(() => false)
       .then((found) => {
-        syncing = null
         // What the sender learnt only from storage, the other tabs may not know either (the tab that
         // wrote it died before its message, which was all they would have heard): they read again.
         if (found && leading) post({ t: 'changed' })
+      })
+      .finally(() => {
+        syncing = null
         if (leading) scheduler.schedule()
         if (again) {
           again = false

@@ -156,10 +156,9 @@ export async function storeUnannounced(key: string, now: number, failed = false)
     payload: { chatId: 'c' },
     lane: 'c',
     createdAt: now,
-    attempts: 0,
     ...(failed
       ? { status: 'failed', attempts: 1, error: { kind: 'http', code: 403, message: 'Forbidden', retryable: false } }
-      : { status: 'queued' }),
+      : { status: 'queued', attempts: 0 }),
   }
   await idbStorage(key).write([[emitId, { v: RECORD_VERSION, item, ageFrom: now }]], [])
   return emitId

@@ -32,11 +32,15 @@ const rate = (n: number, ms: number) => (n / ms) * 1000
  * Profiler enabled), `console.profile` / `console.profileEnd` bracket the measurement.
  */
 let profiling = false
+/** A hook for development probes (a binding the probe exposes), called at both ends of a measurement. */
+const probeMark = (at: 'start' | 'end') => (globalThis as { probeMark?: (at: string) => Promise<void> }).probeMark?.(at)
 const profileStart = () => {
   if (profiling) console.profile('bench')
+  return probeMark('start')
 }
 const profileEnd = () => {
   if (profiling) console.profileEnd('bench')
+  return probeMark('end')
 }
 const setProfiling = (on: boolean) => {
   profiling = on

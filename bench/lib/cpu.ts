@@ -1,0 +1,17 @@
+/** For development probes: the CPU time the browser uses, read from /proc (Linux). */
+import { readdirSync, readFileSync } from 'node:fs'
+/** CPU seconds (user+sys) of every chromium process, summed. */
+export function chromiumCpu(): number {
+  let ticks = 0
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8')
+      if (!/chrom/i.test(comm)) continue
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(f[11]) + Number(f[12])
+    } catch {}
+  }
+  return ticks / 100
+}

@@ -1,0 +1,80 @@
+/**
+ * A quick look at the delivery loop alone (development): the bare fetch loop and the outbox's
+ * loops, interleaved, PROBE_REPS times; prints medians of each ratio to the bare loop.
+ * `BENCH_SOURCE=1 npx tsx --conditions=source probe-loop.ts` (PROBE_REPS, PROBE_N, PROBE_ONLY=memKy,stored).
+ * Besides the rates, it reads the CPU time all Chromium processes used per item over exactly the
+ * timed part (a steadier figure than the rate on a shared machine).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+import { bundleBrowserSuite } from './lib/bundle.ts'
+import { chromiumCpu } from './lib/cpu.ts'
+import { startServer } from './lib/server.ts'
+
+const REPS = Number(process.env.PROBE_REPS ?? 7)
+const N = Number(process.env.PROBE_N ?? 5000)
+const only = process.env.PROBE_ONLY?.split(',')
+const bundle = await bundleBrowserSuite()
+const { url, server } = await startServer(bundle.code)
+const dir = mkdtempSync(join(os.tmpdir(), 'probe-'))
+const ctx = await chromium.launchPersistentContext(dir, {
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic'],
+  headless: true,
+})
+const page = ctx.pages()[0] ?? (await ctx.newPage())
+page.on('console', (m) => console.log('page:', m.text()))
+let marks: Array<{ c: number; s: number }> = []
+await page.exposeFunction('probeMark', () => {
+  const u = process.cpuUsage()
+  marks.push({ c: chromiumCpu(), s: u.user + u.system })
+})
+await page.goto(url)
+const call = (name: string, ...args: unknown[]) =>
+  page.evaluate(
+    ([n, a]) => (globalThis as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench[n]?.(...a),
+    [name, args] as const,
+  ) as Promise<{ rate: number }>
+const variants: Record<string, (rep: number) => Promise<number>> = {
+  memKy: async () => (await call('deliver', { from: 'resume', mode: 'memory', transport: 'ky', n: N, batch: 50 })).rate,
+  persResume: async () =>
+    (await call('deliver', { from: 'resume', mode: 'persistent', transport: 'ky', n: N, batch: 50 })).rate,
+  persNone: async () =>
+    (await call('deliver', { from: 'resume', mode: 'persistent', transport: 'ky', n: N, batch: 50, storage: 'none' }))
+      .rate,
+  stored: async (rep) => {
+    const key = `probe-${rep}-${Math.random()}`
+    await call('seedOutbox', key, N, 'c1')
+    return (await call('deliver', { from: 'stored', mode: 'persistent', transport: 'ky', n: N, batch: 50, key })).rate
+  },
+}
+const ratios: Record<string, number[]> = {}
+await call('bareLoop', 1000, 50)
+for (let rep = 0; rep < REPS; rep++) {
+  for (const [name, run] of Object.entries(variants)) {
+    if (only && !only.includes(name)) continue
+    const c0 = chromiumCpu()
+    const s0 = process.cpuUsage()
+    const b1 = (await call('bareLoop', N, 50)).rate
+    const c1 = chromiumCpu()
+    const s1 = process.cpuUsage()
+    marks = []
+    const r = await run(rep)
+    const [m1, m2] = marks as [{ c: number; s: number }, { c: number; s: number }]
+    const b2 = (await call('bareLoop', N, 50)).rate
+    ;(ratios[name] ??= []).push(r / ((b1 + b2) / 2))
+    ;(ratios[`${name}.rate`] ??= []).push(r)
+    ;(ratios[`${name}.cpuUs`] ??= []).push(((m2.c - m1.c) * 1e6) / N)
+    ;(ratios[`${name}.srvUs`] ??= []).push((m2.s - m1.s) / N)
+    ;(ratios['bare.cpuUs'] ??= []).push(((c1 - c0) * 1e6) / N)
+    ;(ratios['bare.srvUs'] ??= []).push((s1.user + s1.system - s0.user - s0.system) / N)
+  }
+}
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number
+for (const [k, v] of Object.entries(ratios))
+  console.log(k.padEnd(16), med(v).toFixed(3), v.map((x) => x.toFixed(2)).join(' '))
+await ctx.close()
+rmSync(dir, { recursive: true, force: true })
+server.close()

@@ -44,6 +44,17 @@ const variants: Record<string, (rep: number) => Promise<number>> = {
   persNone: async () =>
     (await call('deliver', { from: 'resume', mode: 'persistent', transport: 'ky', n: N, batch: 50, storage: 'none' }))
       .rate,
+  persNoBc: async () =>
+    (
+      await call('deliver', {
+        from: 'resume',
+        mode: 'persistent',
+        transport: 'ky',
+        n: N,
+        batch: 50,
+        whatIf: { noBroadcast: true },
+      })
+    ).rate,
   stored: async (rep) => {
     const key = `probe-${rep}-${Math.random()}`
     await call('seedOutbox', key, N, 'c1')

@@ -26,14 +26,26 @@ const fail = (envelopes: readonly EmitEnvelope[], result: Omit<Extract<DeliveryR
 /** Answers larger than this are not read: no ack is that big. */
 const MAX_ANSWER_BYTES = 1024 * 1024
 
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
 /** Reads a JSON answer, at most `MAX_ANSWER_BYTES`; anything else (HTML, truncated, huge) is undefined. */
 const readJson = async (response: Response): Promise<unknown> => {
   const type = response.headers.get('content-type') ?? ''
-  const reader = response.body?.getReader()
-  if (!/\bjson\b/i.test(type) || !reader) {
+  if (!/\bjson\b/i.test(type) || !response.body) {
     await response.body?.cancel().catch(() => {})
     return undefined
   }
+  // A declared length within the cap: the browser reads the body in one go (HTTP framing stops
+  // it at that length). Otherwise chunk by chunk, counting.
+  const length = response.headers.get('content-length') ?? ''
+  if (/^\d{1,7}$/.test(length) && Number(length) <= MAX_ANSWER_BYTES) return parseJson(await response.text())
+  const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
   for (;;) {
@@ -52,11 +64,7 @@ const readJson = async (response: Response): Promise<unknown> => {
     bytes.set(chunk, at)
     at += chunk.byteLength
   }
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes))
-  } catch {
-    return undefined
-  }
+  return parseJson(new TextDecoder().decode(bytes))
 }
 
 /**

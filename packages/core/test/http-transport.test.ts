@@ -296,6 +296,33 @@ describe('httpTransport', () => {
     expect(r).toMatchObject({ ok: false, error: { kind: 'invalid-ack' } })
   })
 
+  it('reads an answer of declared length in one go, and none over 1 MiB', async () => {
+    const sized = (text: string) => ({ body: text, headers: { 'content-length': String(Buffer.byteLength(text)) } })
+    const { url } = await serve((body) =>
+      (body as EmitEnvelope).emitId === envelope(1).emitId
+        ? sized(ackFor(body))
+        : sized(JSON.stringify({ ok: true, emitId: (body as EmitEnvelope).emitId, junk: 'x'.repeat(1100 * 1024) })),
+    )
+    const t = httpTransport({ url })
+    expect((await t.send([envelope(1)], signal()))[0]).toMatchObject({ ok: true, ack: { id: 'srv-1' } })
+    expect((await t.send([envelope(2)], signal()))[0]).toMatchObject({ ok: false, error: { kind: 'invalid-ack' } })
+  })
+
+  it('counts an answer cut short of its declared length as a network failure', async () => {
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' })
+        res.write('{"ok":true,"emitId":"')
+        setTimeout(() => res.destroy(), 20)
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    closeServer = () => new Promise((r) => server.close(() => r()))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`
+    await expect(httpTransport({ url }).send([envelope(1)], signal())).rejects.toThrow()
+  })
+
   it('rejects at once when the outbox already aborted', async () => {
     const { url, seen } = await serve((body) => ({ body: ackFor(body) }))
     const controller = new AbortController()

@@ -58,6 +58,8 @@ const send = async (res: NodeResponse, response: Response): Promise<void> => {
   const cookies = response.headers.getSetCookie()
   if (cookies.length > 0) headers['set-cookie'] = cookies
   const body = response.body ? new Uint8Array(await response.arrayBuffer()) : undefined
+  // The answer is buffered, so its length is known: no chunked framing, and clients can size it.
+  if (body && !response.headers.has('content-length')) headers['content-length'] = String(body.byteLength)
   res.writeHead(response.status, headers)
   res.end(body)
 }

@@ -67,6 +67,15 @@ describe('toNodeListener on a real node:http server', () => {
     expect(log.calls).toHaveLength(2)
   })
 
+  it('sends the length of the (buffered) answer, not a chunked body', async () => {
+    const { handler } = outboxHandler()
+    const url = await nodeServer(handler)
+    const response = await post(url, { envelopes: [envelope(1), envelope(2)] })
+    const text = await response.text()
+    expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength(text)))
+    expect(response.headers.get('transfer-encoding')).toBeNull()
+  })
+
   it('answers 409 to a concurrent duplicate over the network', async () => {
     const gate = deferred()
     const entered = deferred()

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { bundleBrowserSuite } from './lib/bundle.ts'
 import { chromiumCpu } from './lib/cpu.ts'
+import { byModule, type CpuProfile, inclusive, topFunctions } from './lib/profile.ts'
 import { startServer } from './lib/server.ts'
 
 const REPS = Number(process.env.PROBE_REPS ?? 7)
@@ -55,11 +56,57 @@ const variants: Record<string, (rep: number) => Promise<number>> = {
         whatIf: { noBroadcast: true },
       })
     ).rate,
+  persNoneNoBc: async () =>
+    (
+      await call('deliver', {
+        from: 'resume',
+        mode: 'persistent',
+        transport: 'ky',
+        n: N,
+        batch: 50,
+        storage: 'none',
+        whatIf: { noBroadcast: true },
+      })
+    ).rate,
   stored: async (rep) => {
     const key = `probe-${rep}-${Math.random()}`
     await call('seedOutbox', key, N, 'c1')
     return (await call('deliver', { from: 'stored', mode: 'persistent', transport: 'ky', n: N, batch: 50, key })).rate
   },
+}
+// PROBE_PROFILE=name: one CPU profile of that variant's timed part instead of the rates.
+const profiled = process.env.PROBE_PROFILE
+if (profiled) {
+  const run = variants[profiled]
+  if (!run) throw new Error(`no variant ${profiled}`)
+  await call('bareLoop', 1000, 50)
+  await run(0)
+  const cdp = await ctx.newCDPSession(page)
+  await cdp.send('Profiler.enable')
+  await cdp.send('Profiler.setSamplingInterval', { interval: 100 })
+  const got = new Promise<CpuProfile>((resolve) =>
+    cdp.on('Profiler.consoleProfileFinished', (e) => resolve(e.profile as unknown as CpuProfile)),
+  )
+  await call('setProfiling', true)
+  await run(1)
+  const profile = await got
+  const moduleOf = (u: string, line: number) => (u.endsWith('/bench.js') ? bundle.moduleAt(line) : u)
+  const top = topFunctions(profile, 30, moduleOf)
+  console.log(`sampled ${top.totalMs.toFixed(0)} ms`)
+  for (const m of byModule(profile, moduleOf)) console.log(m.module.padEnd(24), m.ms.toFixed(1).padStart(8))
+  for (const r of top.rows)
+    console.log(
+      r.fn.slice(0, 40).padEnd(40),
+      (r.module ?? '').padEnd(20),
+      r.where.padEnd(16),
+      r.selfMs.toFixed(1).padStart(8),
+    )
+  const names = (process.env.PROBE_FNS ?? 'settle,pump,send,commit,post,readJson,deleteKeys,merge').split(',')
+  console.log(inclusive(profile, names))
+  await ctx.close()
+  rmSync(dir, { recursive: true, force: true })
+  server.close()
+  process.exit(0)
 }
 const ratios: Record<string, number[]> = {}
 await call('bareLoop', 1000, 50)

@@ -38,36 +38,15 @@ const call = (name: string, ...args: unknown[]) =>
     ([n, a]) => (globalThis as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench[n]?.(...a),
     [name, args] as const,
   ) as Promise<{ rate: number }>
+/** A delivery loop over items emitted in the session, then resumed (see `deliver` in the suite). */
+const resumed = (extra: Record<string, unknown>) => async () =>
+  (await call('deliver', { from: 'resume', transport: 'ky', n: N, batch: 50, mode: 'persistent', ...extra })).rate
 const variants: Record<string, (rep: number) => Promise<number>> = {
-  memKy: async () => (await call('deliver', { from: 'resume', mode: 'memory', transport: 'ky', n: N, batch: 50 })).rate,
-  persResume: async () =>
-    (await call('deliver', { from: 'resume', mode: 'persistent', transport: 'ky', n: N, batch: 50 })).rate,
-  persNone: async () =>
-    (await call('deliver', { from: 'resume', mode: 'persistent', transport: 'ky', n: N, batch: 50, storage: 'none' }))
-      .rate,
-  persNoBc: async () =>
-    (
-      await call('deliver', {
-        from: 'resume',
-        mode: 'persistent',
-        transport: 'ky',
-        n: N,
-        batch: 50,
-        whatIf: { noBroadcast: true },
-      })
-    ).rate,
-  persNoneNoBc: async () =>
-    (
-      await call('deliver', {
-        from: 'resume',
-        mode: 'persistent',
-        transport: 'ky',
-        n: N,
-        batch: 50,
-        storage: 'none',
-        whatIf: { noBroadcast: true },
-      })
-    ).rate,
+  memKy: resumed({ mode: 'memory' }),
+  persResume: resumed({}),
+  persNone: resumed({ storage: 'none' }),
+  persNoBc: resumed({ whatIf: { noBroadcast: true } }),
+  persNoneNoBc: resumed({ storage: 'none', whatIf: { noBroadcast: true } }),
   stored: async (rep) => {
     const key = `probe-${rep}-${Math.random()}`
     await call('seedOutbox', key, N, 'c1')

@@ -12,7 +12,10 @@ export type HttpTransportOptions = {
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>)
   /** Default 10_000. */
   timeoutMs?: number
-  /** Advanced: a configured ky; its own retry is turned off (the outbox retries). */
+  /**
+   * Advanced: a configured ky; its own retry is turned off (the outbox retries). Its hooks and
+   * `fetch` are used; fetch options a `Request` does not hold (undici's `dispatcher`) go in that `fetch`.
+   */
   ky?: KyInstance
 }
 

@@ -1,4 +1,4 @@
-import ky, { type BeforeRequestHook, type KyInstance, TimeoutError } from 'ky'
+import ky, { type KyInstance, TimeoutError } from 'ky'
 import { readAck, readBatchAcks } from './ack.ts'
 import { defaultHardErrorCodes } from './retry.ts'
 import { parseRetryAfter } from './retry-after.ts'
@@ -12,10 +12,7 @@ export type HttpTransportOptions = {
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>)
   /** Default 10_000. */
   timeoutMs?: number
-  /**
-   * Advanced: a configured ky; its own retry is turned off (the outbox retries). Its hooks and
-   * `fetch` are used; fetch options a `Request` does not hold (undici's `dispatcher`) go in that `fetch`.
-   */
+  /** Advanced: a configured ky; its own retry is turned off (the outbox retries). */
   ky?: KyInstance
 }
 
@@ -70,17 +67,6 @@ const readJson = async (response: Response): Promise<unknown> => {
   return parseJson(new TextDecoder().decode(bytes))
 }
 
-/**
- * Sends ky's request as it is, with ky's `fetch`. ky clones each request before it sends it, so
- * that a retry still has a body; the outbox does its own retries (ky's are off), and that clone
- * (a tee of the body) cost about a third of the browser's CPU over a bare `fetch` in the delivery
- * loop. A `beforeRequest` hook that answers with a `Response` ends ky's hooks and skips the clone;
- * it runs after a configured ky's own hooks, and one of those that returns a new `Request` skips
- * it (ky then sends as usual).
- */
-const sendAsIs: BeforeRequestHook = (request, options) =>
-  ((options as { fetch?: typeof fetch }).fetch ?? fetch)(request)
-
 const wire = (envelope: EmitEnvelope): EmitEnvelope => {
   const { emitId, event, payload, keys, lane, createdAt } = envelope
   return keys ? { emitId, event, payload, keys, lane, createdAt } : { emitId, event, payload, lane, createdAt }
@@ -95,12 +81,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
   const batchMode = options.batch !== undefined && options.batch !== false
   const maxBatch = batchMode ? Math.max(1, (typeof options.batch === 'object' && options.batch.maxItems) || 50) : 1
   const timeoutMs = options.timeoutMs ?? 10_000
-  const client = (options.ky ?? ky).extend({
-    retry: 0,
-    throwHttpErrors: false,
-    timeout: false,
-    hooks: { beforeRequest: [sendAsIs] },
-  })
+  const client = (options.ky ?? ky).extend({ retry: 0, throwHttpErrors: false, timeout: false })
   /** The headers of the last send, kept in memory (never stored) for page-hide beacons that cannot await. */
   let lastHeaders: Record<string, string> | undefined =
     typeof options.headers === 'object' ? { ...options.headers } : undefined

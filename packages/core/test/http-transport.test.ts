@@ -200,28 +200,6 @@ describe('httpTransport', () => {
     expect(seen[0]?.headers['x-hooked']).toBe('yes')
   })
 
-  it('sends ky’s request itself, never a clone of it (the outbox retries, not ky)', async () => {
-    const { url, seen } = await serve((body) => ({ body: ackFor(body) }))
-    const clone = Request.prototype.clone
-    let clones = 0
-    Request.prototype.clone = function (this: Request) {
-      clones++
-      return clone.call(this)
-    }
-    try {
-      const t = httpTransport({ url })
-      for (let i = 1; i <= 3; i++) expect((await t.send([envelope(i)], signal()))[0]).toMatchObject({ ok: true })
-    } finally {
-      Request.prototype.clone = clone
-    }
-    expect(clones).toBe(0)
-    expect(seen.map((s) => (s.body as EmitEnvelope).emitId)).toEqual([
-      envelope(1).emitId,
-      envelope(2).emitId,
-      envelope(3).emitId,
-    ])
-  })
-
   it('sends the request that a custom ky’s beforeRequest hook puts in place', async () => {
     const { url, seen } = await serve((body) => ({ body: ackFor(body) }))
     const custom = ky.create({

@@ -38,9 +38,17 @@ const call = (name: string, ...args: unknown[]) =>
     ([n, a]) => (globalThis as unknown as { bench: Record<string, (...x: unknown[]) => unknown> }).bench[n]?.(...a),
     [name, args] as const,
   ) as Promise<{ rate: number }>
-/** A delivery loop over items emitted in the session, then resumed (see `deliver` in the suite). */
-const resumed = (extra: Record<string, unknown>) => async () =>
+/** The delivery loop (`deliver` in the suite): persistent, httpTransport, 50 per POST unless `extra` says. */
+const deliver = async (extra: Record<string, unknown>) =>
   (await call('deliver', { from: 'resume', transport: 'ky', n: N, batch: 50, mode: 'persistent', ...extra })).rate
+/** Over items emitted in the session, then resumed. */
+const resumed = (extra: Record<string, unknown>) => () => deliver(extra)
+/** Teardown, also after a profile. */
+const finish = async () => {
+  await ctx.close()
+  rmSync(dir, { recursive: true, force: true })
+  server.close()
+}
 const variants: Record<string, (rep: number) => Promise<number>> = {
   memKy: resumed({ mode: 'memory' }),
   persResume: resumed({}),
@@ -50,7 +58,7 @@ const variants: Record<string, (rep: number) => Promise<number>> = {
   stored: async (rep) => {
     const key = `probe-${rep}-${Math.random()}`
     await call('seedOutbox', key, N, 'c1')
-    return (await call('deliver', { from: 'stored', mode: 'persistent', transport: 'ky', n: N, batch: 50, key })).rate
+    return deliver({ from: 'stored', key })
   },
 }
 // PROBE_PROFILE=name: one CPU profile of that variant's timed part instead of the rates.
@@ -82,9 +90,7 @@ if (profiled) {
     )
   const names = (process.env.PROBE_FNS ?? 'settle,pump,send,commit,post,readJson,deleteKeys,merge').split(',')
   console.log(inclusive(profile, names))
-  await ctx.close()
-  rmSync(dir, { recursive: true, force: true })
-  server.close()
+  await finish()
   process.exit(0)
 }
 const ratios: Record<string, number[]> = {}
@@ -112,6 +118,4 @@ for (let rep = 0; rep < REPS; rep++) {
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number
 for (const [k, v] of Object.entries(ratios))
   console.log(k.padEnd(16), med(v).toFixed(3), v.map((x) => x.toFixed(2)).join(' '))
-await ctx.close()
-rmSync(dir, { recursive: true, force: true })
-server.close()
+await finish()

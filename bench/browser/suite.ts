@@ -36,11 +36,11 @@ let profiling = false
 const probeMark = (at: 'start' | 'end') => (globalThis as { probeMark?: (at: string) => Promise<void> }).probeMark?.(at)
 const profileStart = () => {
   if (profiling) console.profile('bench')
-  return probeMark('start')
+  void probeMark('start')
 }
 const profileEnd = () => {
   if (profiling) console.profileEnd('bench')
-  return probeMark('end')
+  void probeMark('end')
 }
 const setProfiling = (on: boolean) => {
   profiling = on

@@ -216,6 +216,51 @@ describe('httpTransport', () => {
     expect(seen[0]?.headers['idempotency-key']).toBe(`"${envelope(1).emitId}"`)
   })
 
+  it('reads the ack when the global Response is another class than fetch’s (as @hono/node-server sets it)', async () => {
+    const { url, seen } = await serve((body) => ({ body: ackFor(body) }))
+    const original = globalThis.Response
+    // fetch still answers with its own Response, which is no instance of the replacement.
+    globalThis.Response = class Replaced extends original {} as typeof Response
+    try {
+      const [r] = await httpTransport({ url }).send([envelope(1)], signal())
+      expect(r).toEqual({ emitId: envelope(1).emitId, ok: true, ack: JSON.parse(ackFor(envelope(1))) })
+      expect(seen).toHaveLength(1)
+    } finally {
+      globalThis.Response = original
+    }
+  })
+
+  it('reads the ack from a custom ky’s fetch that answers with a Response-like object', async () => {
+    const { url, seen } = await serve((body) => ({ status: 201, body: ackFor(body) }))
+    const custom = ky.create({
+      fetch: async (input, init) => {
+        const { body, status, statusText, headers } = await fetch(input, init)
+        return { body, status, statusText, headers } as Response
+      },
+    })
+    const [r] = await httpTransport({ url, ky: custom }).send([envelope(2)], signal())
+    expect(r).toMatchObject({ ok: true, ack: { emitId: envelope(2).emitId } })
+    expect(seen).toHaveLength(1)
+  })
+
+  it('passes a custom ky’s undici dispatcher on to its fetch', async () => {
+    const { url } = await serve((body) => ({ body: ackFor(body) }))
+    const dispatcher = { marker: true }
+    const given: unknown[] = []
+    const custom = ky.create({
+      fetch: async (input, init) => {
+        given.push((init as { dispatcher?: unknown } | undefined)?.dispatcher)
+        // A fresh request: Node's own Request would carry the fake dispatcher along.
+        const request = input as Request
+        return fetch(request.url, { method: 'POST', headers: request.headers, body: await request.text() })
+      },
+      dispatcher,
+    } as Parameters<typeof ky.create>[0])
+    const [r] = await httpTransport({ url, ky: custom }).send([envelope(1)], signal())
+    expect(r).toMatchObject({ ok: true })
+    expect(given).toEqual([dispatcher])
+  })
+
   it('stops when the outbox aborts', async () => {
     const { url } = await serve((body) => ({ body: ackFor(body), delayMs: 300 }))
     const controller = new AbortController()

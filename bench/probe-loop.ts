@@ -1,7 +1,8 @@
 /**
  * A quick look at the delivery loop alone (development): the bare fetch loop and the outbox's
  * loops, interleaved, PROBE_REPS times; prints medians of each ratio to the bare loop.
- * `BENCH_SOURCE=1 npx tsx --conditions=source probe-loop.ts` (PROBE_REPS, PROBE_N, PROBE_ONLY=memKy,stored).
+ * `BENCH_SOURCE=1 npx tsx --conditions=source probe-loop.ts` (PROBE_REPS, PROBE_N, PROBE_ONLY=memKy,stored;
+ * PROBE_PROFILE=stored for a CPU profile; PROBE_COUNT=1 to count tab messages and transactions).
  * Besides the rates, it reads the CPU time all Chromium processes used per item over exactly the
  * timed part (a steadier figure than the rate on a shared machine).
  */
@@ -60,6 +61,35 @@ const variants: Record<string, (rep: number) => Promise<number>> = {
     await call('seedOutbox', key, N, 'c1')
     return deliver({ from: 'stored', key })
   },
+}
+// PROBE_COUNT=1: counts the tab messages (by type, with their JSON size) and IndexedDB transactions
+// of one loop over N stored items.
+if (process.env.PROBE_COUNT) {
+  await page.evaluate(`(() => {
+    const c = (globalThis.__bc = {})
+    const orig = BroadcastChannel.prototype.postMessage
+    BroadcastChannel.prototype.postMessage = function (m) {
+      const k = this.name + ':' + (m && m.t)
+      const e = (c[k] ??= { n: 0, bytes: 0 })
+      e.n++
+      e.bytes += JSON.stringify(m).length
+      return orig.call(this, m)
+    }
+    const ot = IDBDatabase.prototype.transaction
+    IDBDatabase.prototype.transaction = function (s, mode, o) {
+      const k = 'tx:' + (mode || 'readonly')
+      const e = (c[k] ??= { n: 0, bytes: 0 })
+      e.n++
+      return ot.call(this, s, mode, o)
+    }
+  })()`)
+  const key = `count-${Math.random()}`
+  await call('seedOutbox', key, N, 'c1')
+  await page.evaluate('for (const k in globalThis.__bc) delete globalThis.__bc[k]')
+  await deliver({ from: 'stored', key })
+  console.log(await page.evaluate('globalThis.__bc'))
+  await finish()
+  process.exit(0)
 }
 // PROBE_PROFILE=name: one CPU profile of that variant's timed part instead of the rates.
 const profiled = process.env.PROBE_PROFILE

@@ -1,8 +1,16 @@
 /** Which of the outboxes sharing one `persistenceKey` sends. */
 export type Leadership = {
   readonly leading: boolean
+  /**
+   * Whether another outbox on this name may be open (in any tab or worker of the origin). Only
+   * Web Locks can say no: the lock's holder and waiters are every such outbox, and a tab's lock
+   * requests go with it when it closes or crashes. Without them the answer is always yes.
+   */
+  others(): Promise<boolean>
   close(): void
 }
+
+const yes = async () => true
 
 type Timers = { now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(h: unknown): void }
 
@@ -19,7 +27,7 @@ export function electLeader(name: string, onChange: (leading: boolean) => void, 
   if (locks && typeof locks.request === 'function') return viaLocks(locks, name, onChange)
   if (typeof BroadcastChannel === 'function') return viaHeartbeats(name, onChange, timers)
   queueMicrotask(() => onChange(true))
-  return { leading: true, close() {} }
+  return { leading: true, others: yes, close() {} }
 }
 
 function viaLocks(locks: LockManager, name: string, onChange: (leading: boolean) => void): Leadership {
@@ -27,8 +35,9 @@ function viaLocks(locks: LockManager, name: string, onChange: (leading: boolean)
   let release = () => {}
   const held = new Promise<void>((resolve) => (release = resolve))
   const controller = new AbortController()
+  const lock = `outbox:${name}`
   locks
-    .request(`outbox:${name}`, { signal: controller.signal }, async () => {
+    .request(lock, { signal: controller.signal }, async () => {
       leading = true
       onChange(true)
       await held
@@ -37,6 +46,12 @@ function viaLocks(locks: LockManager, name: string, onChange: (leading: boolean)
   return {
     get leading() {
       return leading
+    },
+    async others() {
+      if (typeof locks.query !== 'function') return true
+      const { held = [], pending = [] } = await locks.query()
+      // One of them is this outbox's own: it holds the lock while it leads, and waits for it otherwise.
+      return [...held, ...pending].filter((l) => l.name === lock).length > 1
     },
     close() {
       controller.abort()
@@ -89,6 +104,7 @@ function viaHeartbeats(name: string, onChange: (leading: boolean) => void, timer
     get leading() {
       return leading
     },
+    others: yes,
     close() {
       closed = true
       timers.clearTimeout(timer)

@@ -131,7 +131,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       groups.push(items.map((item) => store.envelopeOf(item as OutboxItem)))
     }
     if (groups.length > 0) beacon.call(options.transport, groups)
-  })
+  }, persistence.restored)
 
   const state: ReadonlySignal<OutboxState> = computed(() => {
     const s: OutboxState = {

@@ -28,6 +28,7 @@ type Message =
   | { t: 'news'; notices: RemoteNotice[]; sent: Array<[emitId: string, attempts: number]> }
   | { t: 'cmd'; cmd: Command }
   | { t: 'emit'; record: StoredRecord }
+  | { t: 'here' }
 
 const storageError = (message: string, cause?: unknown): DeliveryError => ({
   kind: 'storage',
@@ -49,6 +50,9 @@ export const RESYNC_MS = 10_000
 /** How many settled emitIds a tab remembers, so a stale read of storage cannot revive them. */
 const TOMBSTONES = 10_000
 
+/** How many settlements a sender that was alone keeps for a tab that turns up (see `post`). */
+export const SKIPPED_NOTICES = 2048
+
 export type Persistence = {
   ready: Promise<void>
   /** True when this outbox is the one that sends for its key. */
@@ -63,6 +67,8 @@ export type Persistence = {
   forwardEmit(emitId: string): void
   /** The page is being hidden, and may be going away. */
   hidden(): void
+  /** The page is back from the back/forward cache, where it heard no other tab. */
+  restored(): void
   clear(): Promise<void>
   close(): Promise<void>
 }
@@ -75,6 +81,7 @@ const memoryOnly: Persistence = {
   forward: () => false,
   forwardEmit: () => {},
   hidden: () => {},
+  restored: () => {},
   clear: async () => {},
   close: async () => {},
 }
@@ -105,8 +112,23 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   }
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`outbox:${key}`) : undefined
   let closed = false
+  // A sender that knows no other outbox is open on its key (`Leadership.others`) posts nothing:
+  // in the delivery loop, its one message per batch cost about a tenth of the browser's time.
+  // The first message from another tab ends that; that tab may have started reading storage
+  // before it was known, so it is sent the skipped settlements, and told to read storage again
+  // for the rest (see `heardFrom`).
+  let alone = false
+  let skipped: RemoteNotice[] | undefined
+  /** Messages heard from other tabs: a check begun before one of them arrived is stale. */
+  let heard = 0
   const post = (message: Message) => {
-    if (!closed) channel?.postMessage(message)
+    if (closed || !channel) return
+    if (!alone) return channel.postMessage(message)
+    skipped ??= []
+    if (message.t === 'news') {
+      skipped.push(...message.notices)
+      if (skipped.length > SKIPPED_NOTICES) skipped.splice(0, skipped.length - SKIPPED_NOTICES)
+    }
   }
 
   const persister: Persister = createPersister(storage, {
@@ -300,6 +322,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     ),
     events.on('outbox:flushed', () => {
       persister.flush() // the acks' deletes (see LAZY_DELETE_MS): nothing is left to wait for
+      checkAlone() // the other tabs may have closed
       // A drain while start-up still reads (the loaded pages are sent, the next is on its way) needs
       // no read of its own: start-up's is one.
       if (leading && loaded) resync()
@@ -315,8 +338,32 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     scheduler.schedule()
   }
 
+  /** Another tab is open: a sender that thought itself alone posts again, and hands on what it skipped. */
+  const heardFrom = () => {
+    heard++
+    if (!alone) return
+    alone = false
+    const missed = skipped
+    skipped = undefined
+    if (!missed) return
+    if (missed.length > 0) post({ t: 'news', notices: missed, sent: [] })
+    post({ t: 'changed' })
+  }
+  /** A sender asks whether any other outbox is open on its key; none, and it stops posting. */
+  const checkAlone = () => {
+    if (!leading || alone || closed || !channel) return
+    const asked = heard
+    leadership.others().then(
+      (others) => {
+        if (!others && asked === heard && leading && !closed) alone = true
+      },
+      () => {},
+    )
+  }
+
   if (channel)
     channel.onmessage = ({ data }: MessageEvent<Message>) => {
+      heardFrom()
       if (data?.t === 'changed' || (data?.t === 'sync' && leading)) sync()
       // No tab leads (the lock is passing), or this one is still starting: if it ends up leading
       // once started, it reads again, since what it is reading may predate what the message is about.
@@ -426,6 +473,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     (value) => {
       leading = value
       if (!value) return
+      checkAlone()
       // Taking over: what the last sender had in flight (mirrored here) goes again, before this
       // tab sends anything. A takeover after start-up reads storage once more.
       batch(() => {
@@ -469,6 +517,13 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       if (leading || !channel) return
       post({ t: 'sync' })
       void persister.idle().then(() => post({ t: 'sync' }))
+    },
+    restored() {
+      if (leading || !loaded) return
+      // It missed messages, or a sender that thought itself alone skipped them: it reads storage,
+      // and tells the sender it is here.
+      sync()
+      post({ t: 'here' })
     },
     forwardEmit(emitId) {
       const entry = queue.get(emitId)

@@ -100,4 +100,25 @@ describe('page hide', () => {
     await follower.close()
     await sender.close()
   })
+
+  it('a follower back from the back/forward cache reads storage again (it heard no tab meanwhile)', async () => {
+    const key = `restore-${Math.random().toString(36).slice(2)}`
+    const clock = fakeClock()
+    const options = { transport: heldTransport(), clock, mode: 'persistent', persistenceKey: key } as const
+    const sender = createOutbox({ ...options, network: manualNetwork() })
+    await sender.ready
+    const follower = createOutbox({ ...options, network: manualNetwork() })
+    await follower.ready
+    await clock.advance(2000) // the first outbox leads
+    await turns(20)
+    const missed = await storeUnannounced(key, clock.now())
+    await turns(50)
+    window.dispatchEvent(new Event('pageshow')) // an ordinary show: nothing to catch up on
+    await turns(50)
+    expect(follower.status(missed).peek()).toBe('unknown')
+    window.dispatchEvent(Object.assign(new Event('pageshow'), { persisted: true }))
+    await until(() => follower.status(missed).peek() === 'queued', 200)
+    await follower.close()
+    await sender.close()
+  })
 })

@@ -108,4 +108,44 @@ describe('several tabs on one persistenceKey', () => {
     expectDelivered(server, [fromOne, fromTwo])
     expect(await errors(tabs[follower])).toEqual([])
   })
+
+  it('(e) a sender alone posts no tab messages; a tab that opens while it delivers ends in step with it', async () => {
+    const server = await useServer()
+    const context = await (await useBrowser()).newContext()
+    const key = uniqueKey('alone')
+    const one = await openPage(context, server)
+    // A listener in the sender's own page hears what the outbox posts to other tabs (it is no outbox).
+    await one.evaluate((k) => {
+      const heard: string[] = []
+      ;(window as unknown as { heard: string[] }).heard = heard
+      new BroadcastChannel(`outbox:${k}`).onmessage = ({ data }) => heard.push(data?.t)
+    }, key)
+    const heard = () => one.evaluate(() => (window as unknown as { heard: string[] }).heard)
+    await one.evaluate((k) => window.harness.start({ persistenceKey: k, tab: 'one' }), key)
+    const first = await emitMany(one, messages(['a', 'b'], 10, 'one'), 0)
+    await allApplied(server, first)
+    await waitFor(async () => (await state(one)).pending.length === 0, 'the first items to settle')
+    // (A 'sync' may come from start-up, which ends before the lock is granted.)
+    const settlements = async () => (await heard()).filter((t) => t === 'news' || t === 'delta')
+    expect(await settlements(), 'a lone sender posts no settlements').toEqual([])
+
+    // The second tab opens while a batch is in flight and more are queued; then everything is acked.
+    server.mode = 'hold'
+    const second = await emitMany(one, messages(['a', 'b'], 20, 'one'), 0)
+    await server.until(() => server.held.length > 0, 10_000, 'a send in flight')
+    const two = await openPage(context, server)
+    const starting = two.evaluate((k) => window.harness.start({ persistenceKey: k, tab: 'two' }), key)
+    server.mode = 'apply'
+    server.release()
+    await starting
+    await allApplied(server, second)
+    await waitFor(async () => {
+      const [a, b] = await Promise.all([state(one), state(two)])
+      return a.pending.length === 0 && b.pending.length === 0 && a.failed.length === 0 && b.failed.length === 0
+    }, 'both tabs’ pending to empty')
+    expect(await settlements(), 'it posts again once another tab is open').not.toEqual([])
+    expectDelivered(server, [first, second])
+    expect(new Set(server.requests.map((r) => r.tab))).toEqual(new Set(['one']))
+    expect([...(await errors(one)), ...(await errors(two))]).toEqual([])
+  })
 })

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { idbStorage } from '../src/idb-storage.ts'
 import { createOutbox } from '../src/outbox.ts'
 import type { OutboxStorage } from '../src/storage.ts'
-import type { Outbox, OutboxOptions } from '../src/types.ts'
+import type { Outbox, OutboxOptions, Transport } from '../src/types.ts'
 import { fakeClock, fakeTransport, heldTransport, manualNetwork, turns, until } from './helpers.ts'
 
 /**
@@ -102,14 +102,20 @@ function listen(key: string) {
   return heard
 }
 
+/** A sender on a fresh key, started, with a listener for what it posts. */
+async function sender<T extends Transport>(transport: T) {
+  const key = freshKey()
+  const heard = listen(key)
+  const outbox = tab(key, { transport })
+  await outbox.ready
+  await turns(20)
+  return { key, heard, outbox }
+}
+
 describe('a sender alone on its key (Web Locks show no other outbox)', () => {
   it('posts no messages to other tabs while it stores and delivers', async () => {
-    const key = freshKey()
-    const heard = listen(key)
     const transport = fakeTransport()
-    const outbox = tab(key, { transport })
-    await outbox.ready
-    await turns(20)
+    const { key, heard, outbox } = await sender(transport)
     const ids = [1, 2, 3].map((i) => outbox.emit('m', { chatId: 'c', i }).emitId)
     await until(() => outbox.size.value === 0)
     await outbox.close()
@@ -119,13 +125,9 @@ describe('a sender alone on its key (Web Locks show no other outbox)', () => {
   })
 
   it('hands a tab that turns up the settlements it skipped, and has it read storage again', async () => {
-    const key = freshKey()
-    const heard = listen(key)
     const transport = heldTransport()
-    const sender = tab(key, { transport })
-    await sender.ready
-    await turns(20)
-    const x = sender.emit('m', { chatId: 'c' }).emitId
+    const { key, heard, outbox: first } = await sender(transport)
+    const x = first.emit('m', { chatId: 'c' }).emitId
     await until(() => transport.open.length === 1)
     await turns(20) // x is stored
     // The new tab reads storage while x is still there, and finishes only after x was acked.
@@ -144,10 +146,10 @@ describe('a sender alone on its key (Web Locks show no other outbox)', () => {
     const late = tab(key, { storage })
     await turns(20)
     transport.settle()
-    await until(() => sender.size.value === 0)
+    await until(() => first.size.value === 0)
     await turns(50) // the delete is committed
     // Emitted after the new tab's read: it learns of it only by reading again.
-    const z = sender.emit('m', { chatId: 'other' }).emitId
+    const z = first.emit('m', { chatId: 'other' }).emitId
     await until(() => transport.open.length === 1)
     await turns(20)
     expect(heard).toEqual([]) // alone so far: nothing was posted
@@ -159,7 +161,7 @@ describe('a sender alone on its key (Web Locks show no other outbox)', () => {
     await until(() => ack !== undefined && late.pending.value.map((i) => i.emitId).join() === z)
     expect(ack).toEqual({ ok: true, emitId: x })
     // From now on the sender posts again.
-    const y = sender.emit('m', { chatId: 'c' }).emitId
+    const y = first.emit('m', { chatId: 'c' }).emitId
     await until(() => transport.open.length === 2)
     transport.settle()
     transport.settle()
@@ -168,19 +170,15 @@ describe('a sender alone on its key (Web Locks show no other outbox)', () => {
   })
 
   it('ignores an answer asked for before another tab was heard from', async () => {
-    const key = freshKey()
     locks.holdQueries = true
-    const heard = listen(key)
-    const transport = fakeTransport()
-    const sender = tab(key, { transport })
-    await sender.ready
-    await turns(20) // it leads and has asked: the answer will say it is alone
+    // It leads and has asked: the answer will say it is alone.
+    const { key, heard, outbox: first } = await sender(fakeTransport())
     const other = tab(key)
     await other.ready
     await turns(20) // the new tab's message has arrived
     locks.answerQueries()
     await turns(20)
-    const y = sender.emit('m', { chatId: 'c' }).emitId
+    const y = first.emit('m', { chatId: 'c' }).emitId
     await until(() => other.status(y).value === 'delivered')
     expect(heard.some((m) => m.t === 'news')).toBe(true)
   })

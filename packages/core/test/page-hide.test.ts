@@ -80,10 +80,10 @@ describe('page hide', () => {
     expect(beacons).toHaveLength(2)
   })
 
-  it('a hiding follower asks the sender to re-read storage, so a write it commits as it goes is not missed', async () => {
+  /** A sender and a follower on a fresh key, and a stored item no tab announced to them. */
+  async function senderFollowerOrphan(transport: Transport) {
     const key = `hide-${Math.random().toString(36).slice(2)}`
     const clock = fakeClock()
-    const transport = fakeTransport()
     const options = { transport, clock, mode: 'persistent', persistenceKey: key } as const
     const sender = createOutbox({ ...options, network: manualNetwork() })
     await sender.ready
@@ -93,6 +93,12 @@ describe('page hide', () => {
     await turns(20)
     const orphan = await storeUnannounced(key, clock.now())
     await turns(50)
+    return { sender, follower, orphan }
+  }
+
+  it('a hiding follower asks the sender to re-read storage, so a write it commits as it goes is not missed', async () => {
+    const transport = fakeTransport()
+    const { sender, follower, orphan } = await senderFollowerOrphan(transport)
     expect(transport.sent()).toEqual([])
     window.dispatchEvent(new Event('pagehide'))
     await until(() => sender.status(orphan).peek() === 'delivered', 200)
@@ -102,17 +108,7 @@ describe('page hide', () => {
   })
 
   it('a follower back from the back/forward cache reads storage again (it heard no tab meanwhile)', async () => {
-    const key = `restore-${Math.random().toString(36).slice(2)}`
-    const clock = fakeClock()
-    const options = { transport: heldTransport(), clock, mode: 'persistent', persistenceKey: key } as const
-    const sender = createOutbox({ ...options, network: manualNetwork() })
-    await sender.ready
-    const follower = createOutbox({ ...options, network: manualNetwork() })
-    await follower.ready
-    await clock.advance(2000) // the first outbox leads
-    await turns(20)
-    const missed = await storeUnannounced(key, clock.now())
-    await turns(50)
+    const { sender, follower, orphan: missed } = await senderFollowerOrphan(heldTransport())
     window.dispatchEvent(new Event('pageshow')) // an ordinary show: nothing to catch up on
     await turns(50)
     expect(follower.status(missed).peek()).toBe('unknown')

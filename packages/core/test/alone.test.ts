@@ -2,6 +2,7 @@ import 'fake-indexeddb/auto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { idbStorage } from '../src/idb-storage.ts'
 import { createOutbox } from '../src/outbox.ts'
+import { SKIPPED_NOTICES } from '../src/persistence.ts'
 import type { OutboxStorage } from '../src/storage.ts'
 import type { Outbox, OutboxOptions, Transport } from '../src/types.ts'
 import { fakeClock, fakeTransport, heldTransport, manualNetwork, turns, until } from './helpers.ts'
@@ -167,6 +168,18 @@ describe('a sender alone on its key (Web Locks show no other outbox)', () => {
     transport.settle()
     await until(() => heard.some((m) => m.t === 'news' && m.notices?.some((k) => k.emitId === y)))
     await until(() => late.size.value === 0 && late.status(y).value === 'delivered')
+  })
+
+  it('keeps only the last SKIPPED_NOTICES settlements for a tab that turns up', async () => {
+    const { key, heard, outbox: first } = await sender(fakeTransport(undefined, 100))
+    const ids = Array.from({ length: SKIPPED_NOTICES + 10 }, (_, i) => first.emit('m', { chatId: 'c', i }).emitId)
+    await until(() => first.size.value === 0, 5000)
+    expect(heard).toEqual([])
+    const late = tab(key)
+    await late.ready // then it says it is here
+    await until(() => heard.some((m) => m.t === 'news'), 5000)
+    const news = heard.find((m) => m.t === 'news')
+    expect(news?.notices?.map((n) => n.emitId)).toEqual(ids.slice(-SKIPPED_NOTICES))
   })
 
   it('ignores an answer asked for before another tab was heard from', async () => {

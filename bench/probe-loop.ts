@@ -11,7 +11,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { bundleBrowserSuite } from './lib/bundle.ts'
-import { chromiumCpu } from './lib/cpu.ts'
+import { chromiumCpu, chromiumCpuByKind } from './lib/cpu.ts'
 import { byModule, type CpuProfile, inclusive, topFunctions } from './lib/profile.ts'
 import { startServer } from './lib/server.ts'
 
@@ -28,10 +28,11 @@ const ctx = await chromium.launchPersistentContext(dir, {
 })
 const page = ctx.pages()[0] ?? (await ctx.newPage())
 page.on('console', (m) => console.log('page:', m.text()))
-let marks: Array<{ c: number; s: number }> = []
+let marks: Array<{ c: number; s: number; k?: Record<string, number> }> = []
+const split = process.env.PROBE_SPLIT
 await page.exposeFunction('probeMark', () => {
   const u = process.cpuUsage()
-  marks.push({ c: chromiumCpu(), s: u.user + u.system })
+  marks.push({ c: chromiumCpu(), s: u.user + u.system, ...(split ? { k: chromiumCpuByKind() } : {}) })
 })
 await page.goto(url)
 const call = (name: string, ...args: unknown[]) =>
@@ -61,6 +62,27 @@ const variants: Record<string, (rep: number) => Promise<number>> = {
     await call('seedOutbox', key, N, 'c1')
     return deliver({ from: 'stored', key })
   },
+}
+// PROBE_SPLIT=<variant>: CPU µs per item of each kind of Chromium process (renderer, browser,
+// network and storage services), for the bare loop and for that variant, PROBE_REPS times.
+if (split) {
+  const run = variants[split]
+  if (!run) throw new Error(`no variant ${split}`)
+  const perItem = (a: Record<string, number>, b: Record<string, number>) =>
+    Object.fromEntries(Object.keys(b).map((k) => [k, Math.round((((b[k] ?? 0) - (a[k] ?? 0)) * 1e6) / N)]))
+  await call('bareLoop', 1000, 50)
+  for (let rep = 0; rep < REPS; rep++) {
+    const c0 = chromiumCpuByKind()
+    await call('bareLoop', N, 50)
+    const c1 = chromiumCpuByKind()
+    marks = []
+    await run(rep)
+    const [m1, m2] = marks as Array<{ k: Record<string, number> }>
+    console.log('bare   ', JSON.stringify(perItem(c0, c1)))
+    console.log('variant', JSON.stringify(perItem(m1?.k ?? {}, m2?.k ?? {})))
+  }
+  await finish()
+  process.exit(0)
 }
 // PROBE_COUNT=1: counts the tab messages (by type, with their JSON size) and IndexedDB transactions
 // of one loop over N stored items.

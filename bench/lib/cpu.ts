@@ -15,3 +15,22 @@ export function chromiumCpu(): number {
   }
   return ticks / 100
 }
+
+/** CPU seconds of the chromium processes by kind: renderer, browser, and each utility service. */
+export function chromiumCpuByKind(): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8')
+      if (!/chrom/i.test(comm)) continue
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/)
+      const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]
+      const kind = arg('utility-sub-type') ?? arg('type') ?? 'browser'
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out[kind] = (out[kind] ?? 0) + (Number(f[11]) + Number(f[12])) / 100
+    } catch {}
+  }
+  return out
+}

@@ -39,6 +39,10 @@ export function resolvePolicy(
 
 const PLAIN: EmitPolicy = Object.freeze({ coalesceKey: undefined, ttlMs: undefined, durable: true, holdUntil: 0 })
 
+/** The policy of an item read back from storage (durable, no hold); most share one object. */
+export const storedPolicy = (coalesceKey: string | undefined, ttlMs: number | undefined): EmitPolicy =>
+  coalesceKey === undefined && ttlMs === undefined ? PLAIN : { coalesceKey, ttlMs, durable: true, holdUntil: 0 }
+
 export const normalizeCoalesce = (options: CoalesceOptions = {}): Required<CoalesceOptions> => ({
   typingWindowMs: options.typingWindowMs ?? 300,
   dropStaleTypingMs: options.dropStaleTypingMs ?? 5_000,

@@ -1,4 +1,5 @@
 import { batch } from '@preact/signals-core'
+import { storedPolicy } from './coalesce.ts'
 import type { createEmitter } from './emitter.ts'
 import { idbStorage } from './idb-storage.ts'
 import { electLeader, type Leadership } from './leader.ts'
@@ -203,7 +204,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       queue.add({
         // An item stored mid-flight was not acked: it goes again, under the same emitId.
         item: leading && item.status === 'sending' ? { ...item, status: 'queued' } : item,
-        policy: { coalesceKey: record.coalesceKey, ttlMs: record.ttlMs, durable: true, holdUntil: 0 },
+        policy: storedPolicy(record.coalesceKey, record.ttlMs),
         ageFrom: record.ageFrom ?? item.createdAt,
         failSeq: 0,
       })

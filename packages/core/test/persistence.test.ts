@@ -222,6 +222,29 @@ describe('persistent mode', () => {
     expect(transport.sent()).toEqual([a.emitId, b.emitId, c.emitId])
   })
 
+  it('keeps an item’s coalesceKey and ttlMs across a restart; plain items load as plain', async () => {
+    const key = freshKey()
+    const storage = memoryStorage()
+    const first = await persistent({ persistenceKey: key, storage, network: manualNetwork(false) })
+    const keyed = first.outbox.emit('m', { chatId: 'a', n: 1 }, { coalesceKey: 'draft' })
+    const stale = first.outbox.emit('m', { chatId: 'b', n: 1 }, { ttlMs: 1_000 })
+    const plain = first.outbox.emit('m', { chatId: 'c', n: 1 })
+    await first.outbox.close()
+
+    const network = manualNetwork(false)
+    const clock = fakeClock(first.clock.now() + 5_000) // past the ttl
+    const { outbox, transport } = await persistent({ persistenceKey: key, storage, network, clock })
+    const dropped: Array<[string, string]> = []
+    outbox.on('outbox:dropped', (e) => dropped.push([e.envelope.emitId, e.reason]))
+    const replacing = outbox.emit('m', { chatId: 'a', n: 2 }, { coalesceKey: 'draft' })
+    expect(dropped).toEqual([[keyed.emitId, 'coalesced']])
+    await clock.advance(2000) // it leads
+    network.set(true)
+    await until(() => outbox.size.value === 0)
+    expect(dropped).toContainEqual([stale.emitId, 'stale'])
+    expect(transport.sent().sort()).toEqual([plain.emitId, replacing.emitId].sort())
+  })
+
   it('starts sending after the first page of stored items, never past what is loaded', async () => {
     const storage = memoryStorage()
     const before = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })

@@ -1,17 +1,18 @@
 /**
  * A quick look at the delivery loop alone (development): the bare fetch loop and the outbox's
  * loops, interleaved, PROBE_REPS times; prints medians of each ratio to the bare loop.
- * `BENCH_SOURCE=1 npx tsx --conditions=source probe-loop.ts` (PROBE_REPS, PROBE_N, PROBE_ONLY=memKy,stored;
- * PROBE_PROFILE=stored for a CPU profile; PROBE_COUNT=1 to count tab messages and transactions).
+ * `BENCH_SOURCE=1 npx tsx --conditions=source probe-loop.ts` (PROBE_REPS, PROBE_N, PROBE_ONLY=memKy,stored).
  * Besides the rates, it reads the CPU time all Chromium processes used per item over exactly the
- * timed part (a steadier figure than the rate on a shared machine).
+ * timed part (a steadier figure than the rate on a shared machine); PROBE_SPLIT=1 also prints it
+ * per kind of process. Other modes: PROBE_PROFILE=<variant> (a CPU profile), PROBE_COUNT=1 (tab
+ * messages and IndexedDB transactions of one loop over stored items).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { bundleBrowserSuite } from './lib/bundle.ts'
-import { chromiumCpu, chromiumCpuByKind } from './lib/cpu.ts'
+import { chromiumCpuByKind } from './lib/cpu.ts'
 import { byModule, type CpuProfile, inclusive, topFunctions } from './lib/profile.ts'
 import { startServer } from './lib/server.ts'
 
@@ -28,12 +29,25 @@ const ctx = await chromium.launchPersistentContext(dir, {
 })
 const page = ctx.pages()[0] ?? (await ctx.newPage())
 page.on('console', (m) => console.log('page:', m.text()))
-let marks: Array<{ c: number; s: number; k?: Record<string, number> }> = []
-const split = process.env.PROBE_SPLIT
-await page.exposeFunction('probeMark', () => {
+/** CPU seconds by kind of Chromium process, and this process's (the server's) µs. */
+type Cpu = { kinds: Record<string, number>; server: number }
+const cpuNow = (): Cpu => {
   const u = process.cpuUsage()
-  marks.push({ c: chromiumCpu(), s: u.user + u.system, ...(split ? { k: chromiumCpuByKind() } : {}) })
-})
+  return { kinds: chromiumCpuByKind(), server: u.user + u.system }
+}
+/** µs per item between two readings: each kind of Chromium process, their sum (`cpu`), and the server. */
+const perItem = (a: Cpu, b: Cpu): Record<string, number> => {
+  const out: Record<string, number> = { cpu: 0, srv: (b.server - a.server) / N }
+  for (const [kind, s] of Object.entries(b.kinds)) {
+    const us = ((s - (a.kinds[kind] ?? 0)) * 1e6) / N
+    out.cpu = (out.cpu as number) + us
+    out[kind] = us
+  }
+  return out
+}
+/** Readings the suite asks for at both ends of a measurement (its `profileStart` / `profileEnd`). */
+let marks: Cpu[] = []
+await page.exposeFunction('probeMark', () => void marks.push(cpuNow()))
 await page.goto(url)
 const call = (name: string, ...args: unknown[]) =>
   page.evaluate(
@@ -45,11 +59,11 @@ const deliver = async (extra: Record<string, unknown>) =>
   (await call('deliver', { from: 'resume', transport: 'ky', n: N, batch: 50, mode: 'persistent', ...extra })).rate
 /** Over items emitted in the session, then resumed. */
 const resumed = (extra: Record<string, unknown>) => () => deliver(extra)
-/** Teardown, also after a profile. */
-const finish = async () => {
-  await ctx.close()
-  rmSync(dir, { recursive: true, force: true })
-  server.close()
+/** A fresh key with N items stored by an outbox that has closed. */
+const seeded = async (tag: string) => {
+  const key = `probe-${tag}-${Math.random()}`
+  await call('seedOutbox', key, N, 'c1')
+  return key
 }
 const variants: Record<string, (rep: number) => Promise<number>> = {
   memKy: resumed({ mode: 'memory' }),
@@ -57,67 +71,47 @@ const variants: Record<string, (rep: number) => Promise<number>> = {
   persNone: resumed({ storage: 'none' }),
   persNoBc: resumed({ whatIf: { noBroadcast: true } }),
   persNoneNoBc: resumed({ storage: 'none', whatIf: { noBroadcast: true } }),
-  stored: async (rep) => {
-    const key = `probe-${rep}-${Math.random()}`
-    await call('seedOutbox', key, N, 'c1')
-    return deliver({ from: 'stored', key })
-  },
+  stored: async (rep) => deliver({ from: 'stored', key: await seeded(String(rep)) }),
 }
-// PROBE_SPLIT=<variant>: CPU µs per item of each kind of Chromium process (renderer, browser,
-// network and storage services), for the bare loop and for that variant, PROBE_REPS times.
-if (split) {
-  const run = variants[split]
-  if (!run) throw new Error(`no variant ${split}`)
-  const perItem = (a: Record<string, number>, b: Record<string, number>) =>
-    Object.fromEntries(Object.keys(b).map((k) => [k, Math.round((((b[k] ?? 0) - (a[k] ?? 0)) * 1e6) / N)]))
+const variant = (name: string) => {
+  const run = variants[name]
+  if (!run) throw new Error(`no variant ${name}; there are ${Object.keys(variants).join(', ')}`)
+  return run
+}
+
+/** Medians of each variant's ratio to the bare loops around it, its rate and its CPU per item. */
+async function rates() {
+  const figures: Record<string, number[]> = {}
+  const add = (name: string, value: number) => (figures[name] ??= []).push(value)
+  const addCpu = (name: string, us: Record<string, number>) => {
+    for (const [kind, v] of Object.entries(us))
+      if (kind === 'cpu' || kind === 'srv' || process.env.PROBE_SPLIT) add(`${name}.${kind}Us`, v)
+  }
   await call('bareLoop', 1000, 50)
   for (let rep = 0; rep < REPS; rep++) {
-    const c0 = chromiumCpuByKind()
-    await call('bareLoop', N, 50)
-    const c1 = chromiumCpuByKind()
-    marks = []
-    await run(rep)
-    const [m1, m2] = marks as Array<{ k: Record<string, number> }>
-    console.log('bare   ', JSON.stringify(perItem(c0, c1)))
-    console.log('variant', JSON.stringify(perItem(m1?.k ?? {}, m2?.k ?? {})))
+    for (const [name, run] of Object.entries(variants)) {
+      if (only && !only.includes(name)) continue
+      const c0 = cpuNow()
+      const b1 = (await call('bareLoop', N, 50)).rate
+      const c1 = cpuNow()
+      marks = []
+      const r = await run(rep)
+      const [m1, m2] = marks as [Cpu, Cpu]
+      const b2 = (await call('bareLoop', N, 50)).rate
+      add(name, r / ((b1 + b2) / 2))
+      add(`${name}.rate`, r)
+      addCpu(name, perItem(m1, m2))
+      addCpu('bare', perItem(c0, c1))
+    }
   }
-  await finish()
-  process.exit(0)
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number
+  for (const [k, v] of Object.entries(figures))
+    console.log(k.padEnd(20), med(v).toFixed(3), v.map((x) => x.toFixed(2)).join(' '))
 }
-// PROBE_COUNT=1: counts the tab messages (by type, with their JSON size) and IndexedDB transactions
-// of one loop over N stored items.
-if (process.env.PROBE_COUNT) {
-  await page.evaluate(`(() => {
-    const c = (globalThis.__bc = {})
-    const orig = BroadcastChannel.prototype.postMessage
-    BroadcastChannel.prototype.postMessage = function (m) {
-      const k = this.name + ':' + (m && m.t)
-      const e = (c[k] ??= { n: 0, bytes: 0 })
-      e.n++
-      e.bytes += JSON.stringify(m).length
-      return orig.call(this, m)
-    }
-    const ot = IDBDatabase.prototype.transaction
-    IDBDatabase.prototype.transaction = function (s, mode, o) {
-      const k = 'tx:' + (mode || 'readonly')
-      const e = (c[k] ??= { n: 0, bytes: 0 })
-      e.n++
-      return ot.call(this, s, mode, o)
-    }
-  })()`)
-  const key = `count-${Math.random()}`
-  await call('seedOutbox', key, N, 'c1')
-  await page.evaluate('for (const k in globalThis.__bc) delete globalThis.__bc[k]')
-  await deliver({ from: 'stored', key })
-  console.log(await page.evaluate('globalThis.__bc'))
-  await finish()
-  process.exit(0)
-}
-// PROBE_PROFILE=name: one CPU profile of that variant's timed part instead of the rates.
-const profiled = process.env.PROBE_PROFILE
-if (profiled) {
-  const run = variants[profiled]
-  if (!run) throw new Error(`no variant ${profiled}`)
+
+/** One CPU profile of a variant's timed part. */
+async function profile(name: string) {
+  const run = variant(name)
   await call('bareLoop', 1000, 50)
   await run(0)
   const cdp = await ctx.newCDPSession(page)
@@ -142,32 +136,39 @@ if (profiled) {
     )
   const names = (process.env.PROBE_FNS ?? 'settle,pump,send,commit,post,readJson,deleteKeys,merge').split(',')
   console.log(inclusive(profile, names))
-  await finish()
-  process.exit(0)
 }
-const ratios: Record<string, number[]> = {}
-await call('bareLoop', 1000, 50)
-for (let rep = 0; rep < REPS; rep++) {
-  for (const [name, run] of Object.entries(variants)) {
-    if (only && !only.includes(name)) continue
-    const c0 = chromiumCpu()
-    const s0 = process.cpuUsage()
-    const b1 = (await call('bareLoop', N, 50)).rate
-    const c1 = chromiumCpu()
-    const s1 = process.cpuUsage()
-    marks = []
-    const r = await run(rep)
-    const [m1, m2] = marks as [{ c: number; s: number }, { c: number; s: number }]
-    const b2 = (await call('bareLoop', N, 50)).rate
-    ;(ratios[name] ??= []).push(r / ((b1 + b2) / 2))
-    ;(ratios[`${name}.rate`] ??= []).push(r)
-    ;(ratios[`${name}.cpuUs`] ??= []).push(((m2.c - m1.c) * 1e6) / N)
-    ;(ratios[`${name}.srvUs`] ??= []).push((m2.s - m1.s) / N)
-    ;(ratios['bare.cpuUs'] ??= []).push(((c1 - c0) * 1e6) / N)
-    ;(ratios['bare.srvUs'] ??= []).push((s1.user + s1.system - s0.user - s0.system) / N)
-  }
+
+/** The tab messages (by type, with their JSON size) and IndexedDB transactions of one loop over stored items. */
+async function countMessages() {
+  const key = await seeded('count')
+  await page.evaluate(`(() => {
+    const c = (globalThis.__counts = {})
+    const count = (k, bytes) => {
+      const e = (c[k] ??= { n: 0, bytes: 0 })
+      e.n++
+      e.bytes += bytes
+    }
+    const post = BroadcastChannel.prototype.postMessage
+    BroadcastChannel.prototype.postMessage = function (m) {
+      count(this.name + ':' + (m && m.t), JSON.stringify(m).length)
+      return post.call(this, m)
+    }
+    const transaction = IDBDatabase.prototype.transaction
+    IDBDatabase.prototype.transaction = function (s, mode, o) {
+      count('tx:' + (mode || 'readonly'), 0)
+      return transaction.call(this, s, mode, o)
+    }
+  })()`)
+  await deliver({ from: 'stored', key })
+  console.log(await page.evaluate('globalThis.__counts'))
 }
-const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number
-for (const [k, v] of Object.entries(ratios))
-  console.log(k.padEnd(16), med(v).toFixed(3), v.map((x) => x.toFixed(2)).join(' '))
-await finish()
+
+try {
+  if (process.env.PROBE_COUNT) await countMessages()
+  else if (process.env.PROBE_PROFILE) await profile(process.env.PROBE_PROFILE)
+  else await rates()
+} finally {
+  await ctx.close()
+  rmSync(dir, { recursive: true, force: true })
+  server.close()
+}

@@ -74,9 +74,9 @@ const readJson = async (response: Response): Promise<unknown> => {
  * Sends ky's request as it is, with ky's `fetch`. ky clones each request before it sends it, so
  * that a retry still has a body; the outbox does its own retries (ky's are off), and that clone
  * (a tee of the body) cost a fifth of the browser's CPU per item in the delivery loop (278 µs
- * against 222 without it; a bare `fetch` loop, 190). A `beforeRequest` hook that answers with a `Response` ends ky's hooks and skips the clone;
- * it runs after a configured ky's own hooks, and one of those that returns a new `Request` skips
- * it (ky then sends as usual).
+ * against 222 without it; a bare `fetch` loop, 190). A `beforeRequest` hook that answers with a
+ * `Response` ends ky's hooks and skips the clone; it runs after a configured ky's own hooks, and
+ * one of those that returns a new `Request` skips it (ky then sends as usual).
  */
 const sendAsIs: BeforeRequestHook = async (request, options) => {
   const { fetch: send = fetch, dispatcher } = options as { fetch?: typeof fetch; dispatcher?: unknown }

@@ -119,6 +119,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   // before it was known, so it is sent the skipped settlements, and told to read storage again
   // for the rest (see `heardFrom`).
   let alone = false
+  /** Unset while nothing was skipped; else the settlements among what was (maybe none). */
   let skipped: RemoteNotice[] | undefined
   /** Messages heard from other tabs: a check begun before one of them arrived is stale. */
   let heard = 0

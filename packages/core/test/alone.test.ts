@@ -5,7 +5,7 @@ import { createOutbox } from '../src/outbox.ts'
 import { SKIPPED_NOTICES } from '../src/persistence.ts'
 import type { OutboxStorage } from '../src/storage.ts'
 import type { Outbox, OutboxOptions, Transport } from '../src/types.ts'
-import { fakeClock, fakeTransport, heldTransport, manualNetwork, turns, until } from './helpers.ts'
+import { fakeClock, fakeTransport, heldTransport, manualNetwork, turns, uniqueKey, until } from './helpers.ts'
 
 /**
  * A stand-in for `navigator.locks` (Node has none): exclusive locks granted in request order, and
@@ -77,9 +77,6 @@ afterEach(async () => {
   else delete (globalThis as { navigator?: unknown }).navigator
 })
 
-let n = 0
-const freshKey = () => `alone-${++n}-${Math.random().toString(36).slice(2)}`
-
 function tab(key: string, options: Partial<OutboxOptions> = {}) {
   const outbox = createOutbox({
     transport: fakeTransport(),
@@ -105,7 +102,7 @@ function listen(key: string) {
 
 /** A sender on a fresh key, started, with a listener for what it posts. */
 async function sender<T extends Transport>(transport: T) {
-  const key = freshKey()
+  const key = uniqueKey('alone')
   const heard = listen(key)
   const outbox = tab(key, { transport })
   await outbox.ready
@@ -197,7 +194,7 @@ describe('a sender alone on its key (Web Locks show no other outbox)', () => {
   })
 
   it('stops posting once the other tabs have closed and its queue drains', async () => {
-    const key = freshKey()
+    const key = uniqueKey('alone')
     const transport = fakeTransport()
     const sender = tab(key, { transport })
     await sender.ready

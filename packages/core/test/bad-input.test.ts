@@ -22,7 +22,7 @@ import {
 } from '../src/index.ts'
 import { RECORD_VERSION } from '../src/record.ts'
 import { createIdFactory } from '../src/ulid.ts'
-import { fakeClock, fakeTransport, manualNetwork, setup, tick } from './helpers.ts'
+import { fakeClock, fakeTransport, manualNetwork, setup, tick, uniqueKey } from './helpers.ts'
 
 const open: Outbox[] = []
 const cleanups: Array<() => Promise<void>> = []
@@ -250,8 +250,6 @@ describe('emit with random and malformed payloads', () => {
 
 // ---------------------------------------------------------------------------------------------
 describe('corrupted or foreign IndexedDB records', () => {
-  let n = 0
-  const freshKey = () => `bad-${++n}-${Math.random().toString(36).slice(2)}`
   const nextId = createIdFactory()
 
   const validRecord = (emitId: string, seq: number, status: 'queued' | 'sending' | 'waiting' | 'failed' = 'queued') => {
@@ -320,7 +318,7 @@ describe('corrupted or foreign IndexedDB records', () => {
   type Seed = { junk: Array<[IDBValidKey, unknown]>; broken: number[]; valid: number; failed: number }
 
   async function loadWith(seed: Seed) {
-    const key = freshKey()
+    const key = uniqueKey('bad')
     const store = createStore(`outbox:${key}`, 'items')
     const validIds: string[] = []
     const failedIds: string[] = []
@@ -396,7 +394,7 @@ describe('corrupted or foreign IndexedDB records', () => {
   })
 
   it('a foreign database of the same name without the items store: works in memory and reports storage', async () => {
-    const key = freshKey()
+    const key = uniqueKey('bad')
     await new Promise<void>((resolve, reject) => {
       const request = indexedDB.open(`outbox:${key}`, 1)
       request.onupgradeneeded = () => request.result.createObjectStore('something-else')

@@ -5,6 +5,9 @@ import { RECORD_VERSION } from '../src/record.ts'
 import type { Clock, DeliveryResult, EmitEnvelope, OutboxOptions, Transport } from '../src/types.ts'
 import { createIdFactory } from '../src/ulid.ts'
 
+/** A persistenceKey no other test uses. */
+export const uniqueKey = (name: string) => `${name}-${Math.random().toString(36).slice(2)}`
+
 /** Lets every queued microtask and promise callback run (a macrotask turn; no wall-clock wait). */
 export const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
 

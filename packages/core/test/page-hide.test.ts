@@ -11,6 +11,7 @@ import {
   storeUnannounced,
   tick,
   turns,
+  uniqueKey,
   until,
 } from './helpers.ts'
 
@@ -82,7 +83,7 @@ describe('page hide', () => {
 
   /** A sender and a follower on a fresh key, and a stored item no tab announced to them. */
   async function senderFollowerOrphan(transport: Transport) {
-    const key = `hide-${Math.random().toString(36).slice(2)}`
+    const key = uniqueKey('hide')
     const clock = fakeClock()
     const options = { transport, clock, mode: 'persistent', persistenceKey: key } as const
     const sender = createOutbox({ ...options, network: manualNetwork() })

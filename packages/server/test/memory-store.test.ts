@@ -95,6 +95,49 @@ describe('memoryStore', () => {
     expect((await store.begin('b', 'f')).status).toBe('in-progress')
   })
 
+  it('keeps least-recently-used order at the cap over many laps, and after clear()', async () => {
+    const store = memoryStore({ maxEntries: 100 })
+    const add = async (key: string) => {
+      await store.begin(key, 'f')
+      await store.complete(key, 'f', ack(key))
+    }
+    await add('kept')
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 1000; i++) {
+        await add(`k${round}-${i}`)
+        if (i % 10 === 0) expect((await store.begin('kept', 'f')).status).toBe('done') // touched: stays warm
+        expect(store.size).toBeLessThanOrEqual(100)
+      }
+      expect(store.size).toBe(100)
+      expect((await store.begin(`k${round}-999`, 'f')).status).toBe('done')
+      expect((await store.begin(`k${round}-901`, 'f')).status).toBe('done')
+      expect((await store.begin(`k${round}-890`, 'f')).status).toBe('started') // evicted, so claimable again
+      store.clear()
+      await add('kept')
+    }
+  })
+
+  it('sweeps a claim met at the cap once its lease has run out', async () => {
+    const time = clock()
+    const store = memoryStore({ maxEntries: 2, leaseMs: 100, now: time.now })
+    const add = async (key: string) => {
+      await store.begin(key, 'f')
+      await store.complete(key, 'f', ack(key))
+    }
+    await store.begin('hung', 'f') // an apply that never settles
+    await add('x')
+    await add('y') // over the cap: the claim stays, x goes
+    expect(store.size).toBe(2)
+    expect((await store.begin('x', 'f')).status).toBe('started')
+    await store.abandon('x')
+    time.advance(100)
+    await add('z')
+    await add('w')
+    expect(store.size).toBe(2) // the expired claim was forgotten, not kept past the cap for good
+    expect((await store.begin('w', 'f')).status).toBe('done')
+    expect((await store.begin('z', 'f')).status).toBe('done')
+  })
+
   it('sweeps expired keys from the cold end as new keys arrive', async () => {
     const time = clock()
     const store = memoryStore({ ttlMs: 10, now: time.now })

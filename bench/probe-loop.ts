@@ -1,7 +1,8 @@
 /**
  * A quick look at the delivery loop alone (development): the bare fetch loop and the outbox's
  * loops, interleaved, PROBE_REPS times; prints medians of each ratio to the bare loop.
- * `BENCH_SOURCE=1 npx tsx --conditions=source probe-loop.ts` (PROBE_REPS, PROBE_N, PROBE_ONLY=memKy,stored).
+ * `BENCH_SOURCE=1 npx tsx --conditions=source probe-loop.ts` (PROBE_REPS, PROBE_N,
+ * PROBE_ONLY=memKy,stored,rawRange; rawEach and rawRange are the hand-written persistent loops).
  * Besides the rates, it reads the CPU time all Chromium processes used per item over exactly the
  * timed part (a steadier figure than the rate on a shared machine); PROBE_SPLIT=1 also prints it
  * per kind of process. Other modes: PROBE_PROFILE=<variant> (a CPU profile), PROBE_COUNT=1 (tab
@@ -72,6 +73,8 @@ const variants: Record<string, (rep: number) => Promise<number>> = {
   persNoBc: resumed({ whatIf: { noBroadcast: true } }),
   persNoneNoBc: resumed({ storage: 'none', whatIf: { noBroadcast: true } }),
   stored: async (rep) => deliver({ from: 'stored', key: await seeded(String(rep)) }),
+  rawEach: async (rep) => (await call('rawPersistentLoop', await seeded(`each${rep}`), 50, 'each')).rate,
+  rawRange: async (rep) => (await call('rawPersistentLoop', await seeded(`range${rep}`), 50, 'range')).rate,
 }
 const variant = (name: string) => {
   const run = variants[name]

@@ -41,6 +41,7 @@ const N = {
   stored: 10_000,
   big: quick ? 20_000 : 100_000,
   memory: quick ? 20_000 : 100_000,
+  serverStore: quick ? 20_000 : 100_000,
 }
 const BATCH = 50
 const STARTUP_KEY = 'bench-startup'
@@ -240,6 +241,11 @@ async function browserRep(page: Page, url: string, rep: number) {
   const rawLoop = await call('rawPersistentLoop', k3, BATCH)
   add('browser.rawLoop.50', rawLoop.rate)
   add('browser.ratio.rawLoopOverBare', rawLoop.rate / bare.rate)
+  const k4 = `range-loop-${rep}`
+  await call('seedOutbox', k4, N.batch, 'c1')
+  const rangeLoop = await call('rawPersistentLoop', k4, BATCH, 'range')
+  add('browser.rangeLoop.50', rangeLoop.rate)
+  add('browser.ratio.rangeLoopOverBare', rangeLoop.rate / bare.rate)
   const bareOne = await call('bareLoop', N.perRequest, 1)
   // The gap to the bare loop, taken apart (first DIAG_REPS repetitions only, to keep the run short):
   // the engine alone, + ky, + IndexedDB; and what-ifs through the storage the outbox is given.
@@ -271,6 +277,7 @@ async function browserRep(page: Page, url: string, rep: number) {
   }
   add('browser.split.stored', many.rate / bare.rate)
   add('browser.ratio.outboxOverRawLoop', many.rate / rawLoop.rate)
+  add('browser.ratio.outboxOverRangeLoop', many.rate / rangeLoop.rate)
   add('browser.deliver.1', one.rate)
   add('browser.deliver.50', many.rate)
   add('browser.bare.50', bare.rate)
@@ -406,22 +413,27 @@ type Deliver = { rate: number; failed?: number }
 async function nodeRep(url: string, rep: number) {
   log(`node rep ${rep}: delivery (memory mode)`)
   type Burst = { emitsPerSecond: number; usPerEmit: number; notifications: number; updates: number }
-  const [, , one, bareBefore, many, bareAfter, bareOne, engine, burst, burstMath] = (await child('node/suite.ts', {
-    url,
-    tasks: [
-      // Warm-up (not recorded): JIT, undici's connection pool, the server's code paths.
-      { task: 'bare', n: 1_000, batch: BATCH },
-      { task: 'deliver', n: 1_000, batch: BATCH },
-      { task: 'deliver', n: N.perRequest, batch: 1 },
-      { task: 'bare', n: N.batch, batch: BATCH },
-      { task: 'deliver', n: N.batch, batch: BATCH },
-      { task: 'bare', n: N.batch, batch: BATCH },
-      { task: 'bare', n: N.perRequest, batch: 1 },
-      { task: 'deliver', n: N.batch, batch: BATCH, transport: 'fetch' },
-      { task: 'burst', n: N.burst },
-      { task: 'burst', n: N.burst, mathRandom: true },
-    ],
-  })) as [Deliver, Deliver, Deliver, Deliver, Deliver, Deliver, Deliver, Deliver, Burst, Burst]
+  type Store = { filling: number; atCap: number; size: number }
+  const [, , one, bareBefore, many, bareAfter, bareOne, engine, burst, burstMath, store] = (await child(
+    'node/suite.ts',
+    {
+      url,
+      tasks: [
+        // Warm-up (not recorded): JIT, undici's connection pool, the server's code paths.
+        { task: 'bare', n: 1_000, batch: BATCH },
+        { task: 'deliver', n: 1_000, batch: BATCH },
+        { task: 'deliver', n: N.perRequest, batch: 1 },
+        { task: 'bare', n: N.batch, batch: BATCH },
+        { task: 'deliver', n: N.batch, batch: BATCH },
+        { task: 'bare', n: N.batch, batch: BATCH },
+        { task: 'bare', n: N.perRequest, batch: 1 },
+        { task: 'deliver', n: N.batch, batch: BATCH, transport: 'fetch' },
+        { task: 'burst', n: N.burst },
+        { task: 'burst', n: N.burst, mathRandom: true },
+        { task: 'serverStore', n: N.serverStore },
+      ],
+    },
+  )) as [Deliver, Deliver, Deliver, Deliver, Deliver, Deliver, Deliver, Deliver, Burst, Burst, Store]
   // The bare loop right before and right after the outbox run: the ratio's denominator is their mean.
   const bare = { rate: (bareBefore.rate + bareAfter.rate) / 2 }
   add('node.split.memoryFetch', engine.rate / bare.rate)
@@ -438,6 +450,9 @@ async function nodeRep(url: string, rep: number) {
   add('node.usPerEmit', burst.usPerEmit)
   add('node.notifications', burst.notifications)
   add('node.updates', burst.updates)
+  add('server.store.filling', store.filling)
+  add('server.store.atCap', store.atCap)
+  add('server.store.capOverFilling', store.atCap / store.filling)
   if (rep <= MEMORY_REPS) {
     log(`node rep ${rep}: memory`)
     const mem = (await child('node/memory.ts', { n: N.memory }, ['--expose-gc'])) as {
@@ -666,9 +681,27 @@ const figures: Figure[] = [
     unit: '×',
   },
   {
+    id: 'browser.rangeLoop.50',
+    section: '3. Delivery (Chromium, persistent, @outbox/server on node:http)',
+    label: `Floor persistent loop by hand: getAll, POST ${BATCH} at a time, one range delete per answer`,
+    unit: 'items/s',
+  },
+  {
+    id: 'browser.ratio.rangeLoopOverBare',
+    section: '3. Delivery (Chromium, persistent, @outbox/server on node:http)',
+    label: 'Floor persistent loop ÷ bare fetch loop (the least IndexedDB work the loop can do)',
+    unit: '×',
+  },
+  {
     id: 'browser.ratio.outboxOverRawLoop',
     section: '3. Delivery (Chromium, persistent, @outbox/server on node:http)',
     label: 'Outbox whole loop ÷ hand-written persistent loop (what the core adds)',
+    unit: '×',
+  },
+  {
+    id: 'browser.ratio.outboxOverRangeLoop',
+    section: '3. Delivery (Chromium, persistent, @outbox/server on node:http)',
+    label: 'Outbox whole loop ÷ floor persistent loop',
     unit: '×',
   },
   {
@@ -895,6 +928,25 @@ const figures: Figure[] = [
     id: 'ratio.strictOverRelaxed.1',
     section: '7. IndexedDB durability (raw, Chromium)',
     label: 'strict ÷ relaxed, 1 per transaction',
+    unit: '×',
+  },
+  // @outbox/server
+  {
+    id: 'server.store.filling',
+    section: '@outbox/server idempotency store (Node)',
+    label: `memoryStore: claim + complete per key while it fills to maxEntries ${N.serverStore}`,
+    unit: 'µs/key',
+  },
+  {
+    id: 'server.store.atCap',
+    section: '@outbox/server idempotency store (Node)',
+    label: `the same for ${N.serverStore} more keys at the cap (each evicts the least recently used)`,
+    unit: 'µs/key',
+  },
+  {
+    id: 'server.store.capOverFilling',
+    section: '@outbox/server idempotency store (Node)',
+    label: 'at the cap ÷ filling (flat is right; it was about 50x before the eviction walk was kept)',
     unit: '×',
   },
   // Side by side

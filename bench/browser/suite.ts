@@ -576,21 +576,25 @@ async function deliver(opts: DeliverOptions) {
 }
 
 /**
- * The floor for a persistent loop, by hand with idb-keyval: read `key`'s stored records, POST them
- * in batches one after another, and delete each batch on its answer (one transaction per batch,
- * not awaited before the next send). What any durable outbox has to do, with nothing else.
+ * A persistent loop by hand with idb-keyval: read `key`'s stored records, POST them in batches one
+ * after another, and delete each batch on its answer (one transaction per batch, not awaited
+ * before the next send). What any durable outbox has to do, with nothing else. `deletes: 'each'`
+ * is the plain way (idb-keyval's `delMany`, a delete per key); `'range'` is the floor: the batch is
+ * a run of neighbouring keys, so one `delete(IDBKeyRange)` removes it.
  */
-async function rawPersistentLoop(key: string, batch: number) {
+async function rawPersistentLoop(key: string, batch: number, deletes: 'each' | 'range' = 'each') {
   const store = createStore(`outbox:${key}`, 'items')
+  profileStart()
   const t0 = now()
   const records = (await store('readonly', (s) => promisifyRequest(s.getAll()))) as Array<{ item: EmitEnvelope }>
-  const deletes: Array<Promise<void>> = []
+  const pending: Array<Promise<void>> = []
   for (let i = 0; i < records.length; i += batch) {
     const chunk = records.slice(i, i + batch).map((r) => {
       const { emitId, event, payload, keys, lane, createdAt } = r.item
       return keys ? { emitId, event, payload, keys, lane, createdAt } : { emitId, event, payload, lane, createdAt }
     })
     const first = chunk[0] as EmitEnvelope
+    const last = chunk[chunk.length - 1] as EmitEnvelope
     const single = batch === 1
     const res = await fetch(API, {
       method: 'POST',
@@ -600,15 +604,21 @@ async function rawPersistentLoop(key: string, batch: number) {
       body: JSON.stringify(single ? first : { envelopes: chunk }),
     })
     await res.json()
-    deletes.push(
-      delMany(
-        chunk.map((e) => e.emitId),
-        store,
-      ),
+    pending.push(
+      deletes === 'range'
+        ? store('readwrite', (s) => {
+            s.delete(IDBKeyRange.bound(first.emitId, last.emitId))
+            return promisifyRequest(s.transaction)
+          })
+        : delMany(
+            chunk.map((e) => e.emitId),
+            store,
+          ),
     )
   }
-  await Promise.all(deletes)
+  await Promise.all(pending)
   const ms = now() - t0
+  profileEnd()
   return { n: records.length, batch, ms, rate: rate(records.length, ms), left: await storedCount(key) }
 }
 

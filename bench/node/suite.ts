@@ -5,13 +5,14 @@
  */
 import { Session } from 'node:inspector/promises'
 import { createOutbox, type EmitEnvelope, httpTransport, type Transport } from '@outbox/core'
+import { memoryStore } from '@outbox/server'
 import { moduleName } from '../lib/bundle.ts'
 import { fetchTransport } from '../lib/fetch-transport.ts'
 import { chatPayload } from '../lib/payload.ts'
 import { byModule, type CpuProfile, inclusive, topFunctions } from '../lib/profile.ts'
 
 type Task = {
-  task: 'deliver' | 'bare' | 'burst' | 'profileEmit'
+  task: 'deliver' | 'bare' | 'burst' | 'profileEmit' | 'serverStore'
   n: number
   batch?: number
   transport?: 'ky' | 'fetch'
@@ -136,6 +137,26 @@ async function profileEmit(n: number) {
   }
 }
 
+/**
+ * @outbox/server's `memoryStore` with `maxEntries: n`: µs per key (claim, then complete, as the
+ * handler does) while it fills, then for n more keys at the cap, where each new key evicts one.
+ */
+async function serverStore(n: number) {
+  const store = memoryStore({ maxEntries: n })
+  const lap = async (from: number) => {
+    const t0 = now()
+    for (let i = from; i < from + n; i++) {
+      const key = `k${i}`
+      await store.begin(key, 'f')
+      await store.complete(key, 'f', { ok: true, emitId: key })
+    }
+    return ((now() - t0) * 1000) / n
+  }
+  const filling = await lap(0)
+  const atCap = await lap(n)
+  return { filling, atCap, size: store.size }
+}
+
 const run = (t: Task): Promise<unknown> => {
   switch (t.task) {
     case 'deliver':
@@ -146,6 +167,8 @@ const run = (t: Task): Promise<unknown> => {
       return burst(t.n, t.mathRandom === true)
     case 'profileEmit':
       return profileEmit(t.n)
+    case 'serverStore':
+      return serverStore(t.n)
   }
 }
 const result: unknown[] = []

@@ -1,4 +1,5 @@
 import { batch } from '@preact/signals-core'
+import { capTo } from './capped.ts'
 import { storedPolicy } from './coalesce.ts'
 import type { createEmitter } from './emitter.ts'
 import { idbStorage } from './idb-storage.ts'
@@ -142,9 +143,10 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   let leading = false
   let loaded = false
   const tombstones = new Set<string>()
+  const trimTombstones = capTo(tombstones, TOMBSTONES)
   const bury = (id: string) => {
     tombstones.add(id)
-    if (tombstones.size > TOMBSTONES) tombstones.delete(tombstones.values().next().value as string)
+    trimTombstones()
   }
   const reportedBad = new Set<string>()
 

@@ -1,4 +1,5 @@
 import { batch } from '@preact/signals-core'
+import { capTo } from './capped.ts'
 import type { createEmitter } from './emitter.ts'
 import { DeliveryFailedError, OutboxError } from './errors.ts'
 import type { Persister } from './persister.ts'
@@ -51,6 +52,7 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
   let persister: Persister | null = null
   let announceSending: ((sent: Array<[emitId: string, attempts: number]>) => void) | undefined
   const acks = new Map<string, Record<string, unknown>>()
+  const trimAcks = capTo(acks, ACK_MEMORY)
   /** Failed items that were never stored (non-durable): a retry keeps them out of storage. */
   const volatileFailed = new Set<string>()
   const waiters = new Map<
@@ -109,7 +111,7 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
       if (!entry) return
       unpersist(entry, true)
       acks.set(emitId, ack)
-      if (acks.size > ACK_MEMORY) acks.delete(acks.keys().next().value as string)
+      trimAcks()
       settle(emitId, { ack })
       events.emit('outbox:acked', { envelope: envelopeOf(entry.item), ack })
     },
@@ -156,7 +158,7 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
       if (notice.kind === 'acked') {
         const id = notice.emitId
         acks.set(id, notice.ack)
-        if (acks.size > ACK_MEMORY) acks.delete(acks.keys().next().value as string)
+        trimAcks()
         const item = queue.remove(id)?.item ?? queue.removeFailed(id)
         settle(id, { ack: notice.ack })
         // Events are for items this tab holds (it emitted them, or mirrors them from storage).

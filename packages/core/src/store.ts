@@ -53,6 +53,10 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
   let announceSending: ((sent: Array<[emitId: string, attempts: number]>) => void) | undefined
   const acks = new Map<string, Record<string, unknown>>()
   const trimAcks = capTo(acks, ACK_MEMORY)
+  const rememberAck = (emitId: string, ack: Record<string, unknown>) => {
+    acks.set(emitId, ack)
+    trimAcks()
+  }
   /** Failed items that were never stored (non-durable): a retry keeps them out of storage. */
   const volatileFailed = new Set<string>()
   const waiters = new Map<
@@ -110,8 +114,7 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
       const entry = queue.remove(emitId)
       if (!entry) return
       unpersist(entry, true)
-      acks.set(emitId, ack)
-      trimAcks()
+      rememberAck(emitId, ack)
       settle(emitId, { ack })
       events.emit('outbox:acked', { envelope: envelopeOf(entry.item), ack })
     },
@@ -157,8 +160,7 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
     applyRemote(notice: RemoteNotice) {
       if (notice.kind === 'acked') {
         const id = notice.emitId
-        acks.set(id, notice.ack)
-        trimAcks()
+        rememberAck(id, notice.ack)
         const item = queue.remove(id)?.item ?? queue.removeFailed(id)
         settle(id, { ack: notice.ack })
         // Events are for items this tab holds (it emitted them, or mirrors them from storage).

@@ -17,16 +17,10 @@ import {
   storeUnannounced,
   tick,
   turns,
+  uniqueKey,
   until,
 } from './helpers.ts'
 
-let n = 0
-const keys: string[] = []
-const freshKey = () => {
-  const key = `test-${++n}-${Math.random().toString(36).slice(2)}`
-  keys.push(key)
-  return key
-}
 const open: Outbox[] = []
 afterEach(async () => {
   for (const o of open.splice(0)) await o.close()
@@ -67,7 +61,7 @@ function counting(inner: OutboxStorage) {
 
 describe('persistent mode', () => {
   it('stores each durable item as its own record keyed by emitId, with a schema version', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const { outbox } = await persistent({ persistenceKey: key }, heldTransport())
     const e = outbox.emit('user:message', { chatId: 'c', text: 'hi' })
     const storage = idbStorage(key)
@@ -82,7 +76,7 @@ describe('persistent mode', () => {
 
   it('writes a burst of emits in one transaction (group commit)', async () => {
     const { storage, writes } = counting(memoryStorage())
-    const { outbox } = await persistent({ persistenceKey: freshKey(), storage }, heldTransport())
+    const { outbox } = await persistent({ persistenceKey: uniqueKey('test'), storage }, heldTransport())
     outbox.pause()
     for (let i = 0; i < 1000; i++) outbox.emit('m', { i })
     await until(() => writes.length > 0)
@@ -101,7 +95,7 @@ describe('persistent mode', () => {
         return inner.write(puts, deletes)
       },
     }
-    const { outbox } = await persistent({ persistenceKey: freshKey(), storage })
+    const { outbox } = await persistent({ persistenceKey: uniqueKey('test'), storage })
     outbox.pause()
     outbox.emit('m', { i: 0 })
     await until(() => writes.length === 1)
@@ -116,7 +110,7 @@ describe('persistent mode', () => {
   it('deletes acked and dropped items, keeps failed ones, and never stores typing events', async () => {
     const store = memoryStorage()
     const transport = fakeTransport((b) => b.map((e) => (e.payload.bad ? httpError(e, 403) : ack(e))))
-    const { outbox, clock } = await persistent({ persistenceKey: freshKey(), storage: store }, transport)
+    const { outbox, clock } = await persistent({ persistenceKey: uniqueKey('test'), storage: store }, transport)
     await clock.advance(2000) // leadership settles
     const good = outbox.emit('m', { chatId: 'a' })
     const bad = outbox.emit('m', { chatId: 'b', bad: true })
@@ -132,7 +126,7 @@ describe('persistent mode', () => {
   it('lets the deletes of acks wait for company: the next put, LAZY_DELETE_MS, or the queue draining', async () => {
     const { storage, writes } = counting(memoryStorage())
     const transport = heldTransport()
-    const { outbox, clock } = await persistent({ persistenceKey: freshKey(), storage }, transport)
+    const { outbox, clock } = await persistent({ persistenceKey: uniqueKey('test'), storage }, transport)
     await clock.advance(2000) // leadership settles
     for (const n of [1, 2, 3]) outbox.emit('m', { chatId: 'c', n })
     await until(() => writes.length === 1 && transport.open.length === 1)
@@ -160,7 +154,7 @@ describe('persistent mode', () => {
   it('a user’s discard is deleted at once, and close() writes waiting deletes', async () => {
     const { storage, writes } = counting(memoryStorage())
     const transport = heldTransport()
-    const { outbox, clock } = await persistent({ persistenceKey: freshKey(), storage }, transport)
+    const { outbox, clock } = await persistent({ persistenceKey: uniqueKey('test'), storage }, transport)
     await clock.advance(2000)
     const a1 = outbox.emit('m', { chatId: 'c', n: 1 })
     const a2 = outbox.emit('m', { chatId: 'c', n: 2 })
@@ -184,7 +178,7 @@ describe('persistent mode', () => {
   })
 
   it('loads stored items in emitId order before sending, then resolves ready; earlier emits sort after', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const storage = memoryStorage()
     const first = await persistent({ persistenceKey: key, storage, network: manualNetwork(false) })
     const a = first.outbox.emit('m', { chatId: 'c', n: 1 })
@@ -223,7 +217,7 @@ describe('persistent mode', () => {
   })
 
   it('keeps an item’s coalesceKey and ttlMs across a restart; plain items load as plain', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const storage = memoryStorage()
     const first = await persistent({ persistenceKey: key, storage, network: manualNetwork(false) })
     const keyed = first.outbox.emit('m', { chatId: 'a', n: 1 }, { coalesceKey: 'draft' })
@@ -247,7 +241,7 @@ describe('persistent mode', () => {
 
   it('starts sending after the first page of stored items, never past what is loaded', async () => {
     const storage = memoryStorage()
-    const before = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })
+    const before = await persistent({ persistenceKey: uniqueKey('test'), storage, network: manualNetwork(false) })
     const stored = Array.from(
       { length: 1200 },
       (_, i) => before.outbox.emit('m', { chatId: i < 600 ? 'a' : 'b', i }).emitId,
@@ -285,7 +279,7 @@ describe('persistent mode', () => {
 
   it('a drain while start-up still reads pages does not read storage again', async () => {
     const storage = memoryStorage()
-    const before = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })
+    const before = await persistent({ persistenceKey: uniqueKey('test'), storage, network: manualNetwork(false) })
     const stored = Array.from({ length: PAGE_SIZE + 30 }, (_, i) => before.outbox.emit('m', { i }).emitId)
     await before.outbox.close()
     let fullReads = 0
@@ -322,7 +316,7 @@ describe('persistent mode', () => {
 
   it('reads the first page small and the rest in pages of MAX_PAGE_SIZE', async () => {
     const storage = memoryStorage()
-    const before = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })
+    const before = await persistent({ persistenceKey: uniqueKey('test'), storage, network: manualNetwork(false) })
     const stored = Array.from({ length: PAGE_SIZE + 30 }, (_, i) => before.outbox.emit('m', { i }).emitId)
     await before.outbox.close()
     const reads: Array<[string | undefined, number]> = []
@@ -349,7 +343,7 @@ describe('persistent mode', () => {
   })
 
   it('idbStorage.loadPage reads keys and values with one getAllRecords, or getAllKeys + getAll without it', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const storage = idbStorage(key)
     const ids = ['01ARZ3NDEKTSV4RRFFQ69G5FA1', '01ARZ3NDEKTSV4RRFFQ69G5FA2', '01ARZ3NDEKTSV4RRFFQ69G5FA3']
     await storage.write(
@@ -387,7 +381,7 @@ describe('persistent mode', () => {
   })
 
   it('idbStorage deletes runs of neighbouring keys with one range delete, never a key that stays', async () => {
-    const storage = idbStorage(freshKey())
+    const storage = idbStorage(uniqueKey('test'))
     const id = (n: number) => `01ARZ3NDEKTSV4RRFFQ69G${String(n).padStart(4, '0')}`
     const all = Array.from({ length: 40 }, (_, n) => id(n))
     await storage.write(
@@ -439,7 +433,7 @@ describe('persistent mode', () => {
   })
 
   it('idbStorage commits writes that store items with strict durability, deletes with the default', async () => {
-    const storage = idbStorage(freshKey())
+    const storage = idbStorage(uniqueKey('test'))
     const proto = IDBDatabase.prototype
     const original = proto.transaction
     const seen: Array<[IDBTransactionMode | undefined, string | undefined]> = []
@@ -463,7 +457,7 @@ describe('persistent mode', () => {
   })
 
   it('does not rewrite a stored item when it goes in flight; the other tab still sees it sending', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const inner = memoryStorage()
     const before = await persistent({ persistenceKey: key, storage: inner, network: manualNetwork(false) })
     const stored = before.outbox.emit('m', { chatId: 'c' })
@@ -487,7 +481,7 @@ describe('persistent mode', () => {
   })
 
   it('tells the other tabs of a batch’s acks and the next batch going in flight in one message', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const transport = heldTransport()
     const { outbox, clock } = await persistent({ persistenceKey: key }, transport)
     await clock.advance(2000)
@@ -512,7 +506,7 @@ describe('persistent mode', () => {
 
   it('skips and reports stored records that are not valid envelopes', async () => {
     const storage = memoryStorage()
-    const good = await persistent({ persistenceKey: freshKey(), storage, network: manualNetwork(false) })
+    const good = await persistent({ persistenceKey: uniqueKey('test'), storage, network: manualNetwork(false) })
     const kept = good.outbox.emit('m', {})
     await good.outbox.close()
     storage.records.set('01ARZ3NDEKTSV4RRFFQ69G5FAA', { v: 1, item: { emitId: 'not-this' } })
@@ -554,7 +548,10 @@ describe('persistent mode', () => {
       },
     }
     const errors: DeliveryError[] = []
-    const { outbox, clock, transport } = await persistent({ persistenceKey: freshKey(), storage }, heldTransport())
+    const { outbox, clock, transport } = await persistent(
+      { persistenceKey: uniqueKey('test'), storage },
+      heldTransport(),
+    )
     outbox.on('outbox:error', (e) => errors.push(e.error))
     const a = outbox.emit('m', { chatId: 'a' })
     outbox.emit('m', { chatId: 'b' })
@@ -577,7 +574,11 @@ describe('persistent mode', () => {
 
   it('starts without stored items when storage hangs, and adds them when the read completes', async () => {
     const inner = memoryStorage()
-    const before = await persistent({ persistenceKey: freshKey(), storage: inner, network: manualNetwork(false) })
+    const before = await persistent({
+      persistenceKey: uniqueKey('test'),
+      storage: inner,
+      network: manualNetwork(false),
+    })
     const old = before.outbox.emit('m', { chatId: 'a' })
     await before.outbox.close()
     let release: () => void = () => {}
@@ -612,7 +613,7 @@ describe('persistent mode', () => {
       clear: async () => {},
     }
     const errors: DeliveryError[] = []
-    const { outbox } = await persistent({ persistenceKey: freshKey(), storage })
+    const { outbox } = await persistent({ persistenceKey: uniqueKey('test'), storage })
     outbox.on('outbox:error', (e) => errors.push(e.error))
     outbox.emit('m', {})
     await until(() => errors.length === 1)
@@ -625,7 +626,7 @@ describe('persistent mode', () => {
     const storage: OutboxStorage = { load: async () => [], write: () => new Promise(() => {}), clear: async () => {} }
     const clock = fakeClock()
     const errors: DeliveryError[] = []
-    const { outbox } = await persistent({ persistenceKey: freshKey(), storage, clock })
+    const { outbox } = await persistent({ persistenceKey: uniqueKey('test'), storage, clock })
     outbox.on('outbox:error', (e) => errors.push(e.error))
     outbox.emit('m', {})
     await tick()
@@ -651,7 +652,7 @@ describe('persistent mode', () => {
       const outbox = createOutbox({
         transport,
         mode: 'persistent',
-        persistenceKey: freshKey(),
+        persistenceKey: uniqueKey('test'),
         network: manualNetwork(),
       })
       open.push(outbox)
@@ -665,10 +666,10 @@ describe('persistent mode', () => {
   })
 
   it('clear deletes the stored records; another persistenceKey never sees them', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const { outbox } = await persistent({ persistenceKey: key, network: manualNetwork(false) })
     outbox.emit('m', {})
-    const other = await persistent({ persistenceKey: freshKey(), network: manualNetwork(false) })
+    const other = await persistent({ persistenceKey: uniqueKey('test'), network: manualNetwork(false) })
     expect(other.outbox.size.value).toBe(0)
     await outbox.close()
     expect(await idbStorage(key).load()).toHaveLength(1)
@@ -679,7 +680,7 @@ describe('persistent mode', () => {
   })
 
   it('close waits for writes in progress, so a new outbox on the key sees every emit', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const { outbox } = await persistent({ persistenceKey: key, network: manualNetwork(false) })
     const ids = Array.from({ length: 200 }, (_, i) => outbox.emit('m', { i }).emitId)
     await outbox.close()
@@ -688,7 +689,7 @@ describe('persistent mode', () => {
   })
 
   it('keeps the failed list across a restart and a retry resends the same emitId', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const transport = fakeTransport((b) => b.map((e) => httpError(e, 403)))
     const first = await persistent({ persistenceKey: key }, transport)
     await first.clock.advance(2000)
@@ -707,7 +708,7 @@ describe('persistent mode', () => {
 describe('several outboxes on one key', () => {
   /** Two tabs on a fresh key, sharing a transport and a clock, once one of them leads. */
   async function twoTabs<T extends Transport>(transport: T) {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const clock = fakeClock()
     const a = await persistent({ persistenceKey: key, clock }, transport)
     const b = await persistent({ persistenceKey: key, clock }, transport)
@@ -735,7 +736,7 @@ describe('several outboxes on one key', () => {
 
   /** A sender, and a stored item no tab announced to it (as if its tab died right after the commit). */
   async function senderAndOrphan() {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const transport = fakeTransport()
     const clock = fakeClock()
     const a = await persistent({ persistenceKey: key, clock }, transport)
@@ -786,7 +787,7 @@ describe('several outboxes on one key', () => {
   })
 
   it('a tab still starting when no tab leads reads again if it ends up sending', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const transport = fakeTransport()
     const clock = fakeClock()
     // b's start-up read sees storage before the orphan, and ends only when the test says so.
@@ -816,7 +817,7 @@ describe('several outboxes on one key', () => {
   })
 
   it('deletes an acked item still stored (its sender closed before the delete) when it takes over', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const transport = fakeTransport()
     const clock = fakeClock()
     const inner = idbStorage(key)
@@ -840,7 +841,7 @@ describe('several outboxes on one key', () => {
   })
 
   it('hands over when the sender closes, without resending what was acked', async () => {
-    const key = freshKey()
+    const key = uniqueKey('test')
     const transport = fakeTransport()
     const clock = fakeClock()
     const a = await persistent({ persistenceKey: key, clock }, transport)

@@ -66,6 +66,9 @@ const seeded = async (tag: string) => {
   await call('seedOutbox', key, N, 'c1')
   return key
 }
+/** The suite's persistent loop by hand over a fresh seeded key, deleting per key or per batch. */
+const byHand = (deletes: 'each' | 'range') => async (rep: number) =>
+  (await call('rawPersistentLoop', await seeded(`${deletes}${rep}`), 50, deletes)).rate
 const variants: Record<string, (rep: number) => Promise<number>> = {
   memKy: resumed({ mode: 'memory' }),
   persResume: resumed({}),
@@ -73,8 +76,8 @@ const variants: Record<string, (rep: number) => Promise<number>> = {
   persNoBc: resumed({ whatIf: { noBroadcast: true } }),
   persNoneNoBc: resumed({ storage: 'none', whatIf: { noBroadcast: true } }),
   stored: async (rep) => deliver({ from: 'stored', key: await seeded(String(rep)) }),
-  rawEach: async (rep) => (await call('rawPersistentLoop', await seeded(`each${rep}`), 50, 'each')).rate,
-  rawRange: async (rep) => (await call('rawPersistentLoop', await seeded(`range${rep}`), 50, 'range')).rate,
+  rawEach: byHand('each'),
+  rawRange: byHand('range'),
 }
 const variant = (name: string) => {
   const run = variants[name]

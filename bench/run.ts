@@ -236,14 +236,16 @@ async function browserRep(page: Page, url: string, rep: number) {
   const bareAfter = await call('bareLoop', N.batch, BATCH)
   // The bare loop right before and right after the outbox run: the ratio's denominator is their mean.
   const bare = { rate: (bareBefore.rate + bareAfter.rate) / 2 }
-  const k3 = `raw-loop-${rep}`
-  await call('seedOutbox', k3, N.batch, 'c1')
-  const rawLoop = await call('rawPersistentLoop', k3, BATCH)
+  // The same stored items through a persistent loop by hand: a delete per key, then one per batch.
+  const byHand = async (deletes: 'each' | 'range') => {
+    const key = `${deletes}-loop-${rep}`
+    await call('seedOutbox', key, N.batch, 'c1')
+    return call('rawPersistentLoop', key, BATCH, deletes)
+  }
+  const rawLoop = await byHand('each')
   add('browser.rawLoop.50', rawLoop.rate)
   add('browser.ratio.rawLoopOverBare', rawLoop.rate / bare.rate)
-  const k4 = `range-loop-${rep}`
-  await call('seedOutbox', k4, N.batch, 'c1')
-  const rangeLoop = await call('rawPersistentLoop', k4, BATCH, 'range')
+  const rangeLoop = await byHand('range')
   add('browser.rangeLoop.50', rangeLoop.rate)
   add('browser.ratio.rangeLoopOverBare', rangeLoop.rate / bare.rate)
   const bareOne = await call('bareLoop', N.perRequest, 1)

@@ -23,6 +23,3 @@ export function chromiumCpuByKind(): Record<string, number> {
   }
   return out
 }
-
-/** CPU seconds (user+sys) of every chromium process, summed. */
-export const chromiumCpu = (): number => Object.values(chromiumCpuByKind()).reduce((sum, s) => sum + s, 0)

@@ -1,6 +1,7 @@
 #!/usr/bin/env sh
 # Makes a fresh machine (Node 20 + npm) ready: pnpm 10, the locked dependencies, and, with
-# --browser, Debian's Chromium for the real-browser tests. Safe to run again: it skips what is there.
+# --browser, what the tests need from Debian: Chromium for the real-browser tests and redis-server
+# for @outbox/server's Redis store (the tests start their own on a free port). Safe to run again: it skips what is there.
 set -eu
 cd "$(dirname "$0")/.."
 PNPM_VERSION=10.34.9
@@ -21,6 +22,16 @@ if [ "${1:-}" = "--browser" ] && [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "setup: the browser tests need Chromium: run 'sudo apt-get install chromium' or set CHROMIUM_PATH" >&2
+    exit 1
+  fi
+fi
+
+if [ "${1:-}" = "--browser" ] && [ -z "${REDIS_SERVER_PATH:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing redis-server (apt-get)"
+    (apt-get install -y -qq redis-server >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null))
+  else
+    echo "setup: the Redis store tests need redis-server: run 'sudo apt-get install redis-server' or set REDIS_SERVER_PATH" >&2
     exit 1
   fi
 fi

@@ -1,5 +1,12 @@
 /** A minimal typed event emitter. A throwing listener is reported, never breaks the outbox. */
-export function createEmitter<Events extends Record<string, unknown>>() {
+export interface Emitter<Events extends Record<string, unknown>> {
+  on<K extends keyof Events>(event: K, fn: (e: Events[K]) => void): () => void
+  emit<K extends keyof Events>(event: K, e: Events[K]): void
+  has(event: keyof Events): boolean
+  clear(): void
+}
+
+export function createEmitter<Events extends Record<string, unknown>>(): Emitter<Events> {
   const listeners = new Map<keyof Events, Set<(e: never) => void>>()
   return {
     on<K extends keyof Events>(event: K, fn: (e: Events[K]) => void): () => void {

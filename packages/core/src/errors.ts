@@ -47,3 +47,11 @@ export class DeliveryFailedError extends OutboxError {
     this.error = error
   }
 }
+
+/** A `storage` error for `outbox:error`: storage failed, and items stay in memory meanwhile. */
+export const storageError = (message: string, cause?: unknown): DeliveryError => ({
+  kind: 'storage',
+  message: cause instanceof Error ? `${message}: ${cause.name}: ${cause.message}` : message,
+  retryable: true,
+  hint: 'Items are kept in memory and will be stored again when storage works.',
+})

@@ -3,12 +3,12 @@ import type { Breaker } from './breaker.ts'
 import type { Entry, Queue } from './queue.ts'
 import { isDeliveryError, isRecord } from './record.ts'
 import { classify, decideRetry, expiredError, type RetryPolicy } from './retry.ts'
-import type { Store } from './store.ts'
+import type { Settlement } from './settlement.ts'
 import type { Clock, DeliveryError, DeliveryResult, Transport } from './types.ts'
 
 type SchedulerContext = {
   queue: Queue
-  store: Store
+  store: Settlement
   breaker: Breaker
   policy: RetryPolicy
   clock: Clock

@@ -142,6 +142,12 @@ export type OutboxOptions = {
   storage?: import('./storage.ts').OutboxStorage
   /** Injectable randomness in [0, 1) for jitter and ULIDs (tests). Default `Math.random`. */
   random?: () => number
+  /**
+   * Advanced: the surroundings the engine runs in (timers, online hint, page lifecycle, the channel
+   * between outboxes of one key and the sender lock). Default: `browserHost(options)`, which fits
+   * pages and workers alike.
+   */
+  host?: import('./host.ts').Host
 }
 
 export type EmitOptions = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { capTo } from '../src/capped.ts'
 import { OutboxError } from '../src/errors.ts'
-import { ACK_MEMORY } from '../src/store.ts'
+import { ACK_MEMORY } from '../src/settlement.ts'
 import { setup, until } from './helpers.ts'
 
 describe('capTo', () => {

@@ -1,11 +1,12 @@
 import { batch } from '@preact/signals-core'
 import { capTo } from './capped.ts'
-import type { createEmitter } from './emitter.ts'
+import { storedPolicy } from './coalesce.ts'
+import type { Emitter } from './emitter.ts'
 import { DeliveryFailedError, OutboxError } from './errors.ts'
-import type { Persister } from './persister.ts'
+import type { GroupCommit } from './group-commit.ts'
 import type { Entry, Queue } from './queue.ts'
-import { toRecord } from './record.ts'
-import type { DeliveryError, DropReason, EmitEnvelope, OutboxEvents, OutboxItem } from './types.ts'
+import { type StoredRecord, toRecord } from './record.ts'
+import type { DeliveryError, DropReason, EmitEnvelope, FailedItem, OutboxEvents, OutboxItem } from './types.ts'
 
 /**
  * A settlement announced by the tab that sends, for the other tabs on the same key. Acks and
@@ -44,13 +45,57 @@ const dropError = (reason: DropReason): DeliveryError => ({
   retryable: false,
 })
 
+/** An item's sending status as another tab reported it: `[emitId, attempts]`. */
+export type SentNotice = [emitId: string, attempts: number]
+
 /**
- * Every way an item settles, in one place: each transition updates the queue (signals), storage
- * (durable items only), the `delivered()` promises and the events, in that order.
+ * The one writer of item transitions. The scheduler, the public methods and persistence all ask
+ * it; nothing else edits the queue. Methods come in two kinds: settlements this outbox makes (they
+ * update the queue, storage for durable items, the `delivered()` promises and the events, in that
+ * order), and mirrors of what storage or the sending tab already holds (the queue only).
  */
-export function createStore(queue: Queue, events: ReturnType<typeof createEmitter<OutboxEvents>>) {
-  let persister: Persister | null = null
-  let announceSending: ((sent: Array<[emitId: string, attempts: number]>) => void) | undefined
+export interface Settlement {
+  /** The envelope of an item, without its delivery bookkeeping. */
+  envelopeOf(item: OutboxItem | EmitEnvelope): EmitEnvelope
+  /** Connects storage (persistent mode); `onSending` tells other tabs what went in flight. */
+  setStorage(commit: GroupCommit | null, onSending?: (sent: SentNotice[]) => void): void
+  /** A new item (an emit, or a non-durable one another tab handed over). */
+  add(entry: Entry): void
+  /** Retry bookkeeping of a pending item (status, attempts, next attempt). */
+  update(emitId: string, patch: Partial<OutboxItem>, meta?: Partial<Entry>): void
+  /** Items go in flight. */
+  sending(sent: readonly Entry[]): void
+  ack(emitId: string, ack: Record<string, unknown>): void
+  fail(emitId: string, error: DeliveryError): void
+  drop(emitId: string, reason: DropReason): boolean
+  /** Moves a failed item back into its lane with the same emitId and a fresh attempt budget. */
+  retry(emitId: string, now: number): void
+  /** Mirrors a settlement the sending tab made (it already wrote storage). */
+  applyRemote(notice: RemoteNotice): void
+  /** A pending record read from storage joins the queue; `asSender` re-queues one stored mid-flight. */
+  load(record: StoredRecord, asSender: boolean): void
+  /** A failed record read from storage joins the failed list. */
+  loadFailed(item: FailedItem): void
+  /** A follower mirrors the sender's bookkeeping of a pending item (storage or a tab message). */
+  mirror(emitId: string, patch: Partial<OutboxItem>): void
+  /** A follower mirrors the sender's failure of a pending item, read back from storage. */
+  mirrorFailed(emitId: string, error: DeliveryError): void
+  /** A follower forgets a pending or failed item the sender settled and deleted from storage. */
+  forget(emitId: string): void
+  forgetFailed(emitId: string): void
+  /** Taking over as sender: what the last one had in flight goes again. */
+  requeueInFlight(): void
+  isAcked(emitId: string): boolean
+  isVolatileFailed(emitId: string): boolean
+  delivered(emitId: string): Promise<Record<string, unknown>>
+  /** Rejects every `delivered()` still waiting (the outbox is closing or clearing). */
+  rejectAll(error: Error): void
+  clear(): void
+}
+
+export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): Settlement {
+  let persister: GroupCommit | null = null
+  let announceSending: ((sent: SentNotice[]) => void) | undefined
   const acks = new Map<string, Record<string, unknown>>()
   const trimAcks = capTo(acks, ACK_MEMORY)
   const rememberAck = (emitId: string, ack: Record<string, unknown>) => {
@@ -81,9 +126,8 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
 
   return {
     envelopeOf,
-    /** `onSending` tells other tabs what went in flight without writing it (see `sending`). */
-    setPersister(p: Persister | null, onSending?: (sent: Array<[emitId: string, attempts: number]>) => void) {
-      persister = p
+    setStorage(commit, onSending) {
+      persister = commit
       announceSending = onSending
     },
     add(entry: Entry) {
@@ -101,7 +145,7 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
      * other tabs, which learn of it from that write, see the status after it.)
      */
     sending(sent: readonly Entry[]) {
-      const told: Array<[string, number]> = []
+      const told: SentNotice[] = []
       for (const { item } of sent) {
         const entry = queue.update(item.emitId, { status: 'sending', attempts: item.attempts + 1 })
         if (!entry?.policy.durable || !persister) continue
@@ -181,6 +225,35 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
         events.emit('outbox:dropped', { envelope: envelopeOf(item), reason: notice.reason })
       }
     },
+    load(record, asSender) {
+      const { item } = record
+      queue.add({
+        // An item stored mid-flight was not acked: it goes again, under the same emitId.
+        item: asSender && item.status === 'sending' ? { ...item, status: 'queued' } : (item as OutboxItem),
+        policy: storedPolicy(record.coalesceKey, record.ttlMs),
+        ageFrom: record.ageFrom ?? item.createdAt,
+        failSeq: 0,
+      })
+    },
+    loadFailed: (item) => queue.addFailed(item),
+    mirror(emitId, patch) {
+      queue.update(emitId, patch)
+    },
+    mirrorFailed(emitId, error) {
+      queue.fail(emitId, error)
+    },
+    forget(emitId) {
+      queue.remove(emitId)
+    },
+    forgetFailed(emitId) {
+      queue.removeFailed(emitId)
+    },
+    requeueInFlight() {
+      batch(() => {
+        for (const [id, entry] of queue.entries())
+          if (entry.item.status === 'sending') queue.update(id, { status: 'queued' })
+      })
+    },
     isAcked: (emitId: string) => acks.has(emitId),
     isVolatileFailed: (emitId: string) => volatileFailed.has(emitId),
     delivered(emitId: string): Promise<Record<string, unknown>> {
@@ -211,5 +284,3 @@ export function createStore(queue: Queue, events: ReturnType<typeof createEmitte
     },
   }
 }
-
-export type Store = ReturnType<typeof createStore>

@@ -1,5 +1,5 @@
 /** Which of the outboxes sharing one `persistenceKey` sends. */
-export type Leadership = {
+export interface SenderLock {
   readonly leading: boolean
   /**
    * Whether another outbox on this name may be open (in any tab or worker of the origin). Only
@@ -22,7 +22,7 @@ export const HEARTBEAT_MS = 1000
  * the browser has them (the lock passes to the next tab the moment the leader's tab closes), else
  * through heartbeats on a BroadcastChannel, else (no way to reach other tabs) this one leads.
  */
-export function electLeader(name: string, onChange: (leading: boolean) => void, timers: Timers): Leadership {
+export function electSender(name: string, onChange: (leading: boolean) => void, timers: Timers): SenderLock {
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined
   if (locks && typeof locks.request === 'function') return viaLocks(locks, name, onChange)
   if (typeof BroadcastChannel === 'function') return viaHeartbeats(name, onChange, timers)
@@ -30,7 +30,7 @@ export function electLeader(name: string, onChange: (leading: boolean) => void, 
   return { leading: true, others: yes, close() {} }
 }
 
-function viaLocks(locks: LockManager, name: string, onChange: (leading: boolean) => void): Leadership {
+function viaLocks(locks: LockManager, name: string, onChange: (leading: boolean) => void): SenderLock {
   let leading = false
   let release = () => {}
   const held = new Promise<void>((resolve) => (release = resolve))
@@ -61,7 +61,7 @@ function viaLocks(locks: LockManager, name: string, onChange: (leading: boolean)
   }
 }
 
-function viaHeartbeats(name: string, onChange: (leading: boolean) => void, timers: Timers): Leadership {
+function viaHeartbeats(name: string, onChange: (leading: boolean) => void, timers: Timers): SenderLock {
   const channel = new BroadcastChannel(`outbox-leader:${name}`)
   // Ids order the candidates: when two lead at once, the smaller id keeps the lead.
   const id = `${timers.now().toString(36).padStart(10, '0')}:${Math.random().toString(36).slice(2)}`

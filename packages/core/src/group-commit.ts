@@ -8,23 +8,38 @@ import type { OutboxStorage } from './storage.ts'
  */
 export const LAZY_DELETE_MS = 100
 
+/** The write side of storage: puts and deletes that group-commit. */
+export interface GroupCommit {
+  put(key: string, record: unknown): void
+  /** With `lazy` (an ack), the delete may wait for company (see LAZY_DELETE_MS). */
+  delete(key: string, lazy?: boolean): void
+  /** Commits lazy changes now (the queue drained, the page is hiding). */
+  flush(): void
+  /** Resolves when every change made so far is written, or at once while the store is failing. */
+  idle(): Promise<void>
+  /** Forgets unwritten changes (the caller is clearing the store). */
+  drop(): void
+  /** True while a change to `key` is not yet written. */
+  unwritten(key: string): boolean
+  readonly failing: boolean
+}
+
+export type GroupCommitOptions = {
+  onError: (error: unknown) => void
+  onRecovered?: () => void
+  /** Each write that went through, with what it wrote (other tabs are told). */
+  onCommitted?: (puts: ReadonlyArray<readonly [string, unknown]>, deletes: readonly string[]) => void
+  setTimeout: (fn: () => void, ms: number) => unknown
+  retryMs?: number
+}
+
 /**
  * Group commit over an `OutboxStorage`: at most one write transaction in flight; everything that
  * changes meanwhile goes into the next one, and only its latest value is written. A failed write
  * keeps its changes and retries later, so nothing is dropped while storage is unavailable. Lazy
  * deletes (acks) wait up to LAZY_DELETE_MS for the next write, or for `flush()`.
  */
-export function createPersister(
-  storage: OutboxStorage,
-  options: {
-    onError: (error: unknown) => void
-    onRecovered?: () => void
-    /** Each write that went through, with what it wrote (other tabs are told). */
-    onCommitted?: (puts: ReadonlyArray<readonly [string, unknown]>, deletes: readonly string[]) => void
-    setTimeout: (fn: () => void, ms: number) => unknown
-    retryMs?: number
-  },
-) {
+export function createGroupCommit(storage: OutboxStorage, options: GroupCommitOptions): GroupCommit {
   /** emitId → record to put, or null to delete. */
   let dirty = new Map<string, unknown>()
   let writing: Promise<void> | null = null
@@ -136,5 +151,3 @@ export function createPersister(
     },
   }
 }
-
-export type Persister = ReturnType<typeof createPersister>

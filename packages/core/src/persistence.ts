@@ -181,7 +181,9 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
   settlement.setStorage(commit, (sent) => tabs.sent(sent))
   const offs = [
     events.on('outbox:acked', ({ envelope, ack }) => announce({ kind: 'acked', emitId: envelope.emitId, ack })),
-    events.on('outbox:dropped', ({ envelope, reason }) => announce({ kind: 'dropped', emitId: envelope.emitId, reason })),
+    events.on('outbox:dropped', ({ envelope, reason }) =>
+      announce({ kind: 'dropped', emitId: envelope.emitId, reason }),
+    ),
     events.on('outbox:failed', ({ envelope, error }) =>
       announce({ kind: 'failed', envelope, error, attempts: queue.failedItems.get(envelope.emitId)?.attempts ?? 0 }),
     ),

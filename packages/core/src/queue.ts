@@ -1,5 +1,7 @@
-import { computed, signal } from '@preact/signals-core'
+import { computed, type ReadonlySignal, signal } from '@preact/signals-core'
 import type { EmitPolicy } from './coalesce.ts'
+import { createKeyIndex } from './key-index.ts'
+import { createLanes, type Lane } from './lanes.ts'
 import type { DeliveryError, EmitKeys, FailedItem, OutboxItem } from './types.ts'
 
 /** A pending item plus the bookkeeping the scheduler needs (never shown to the UI). */
@@ -12,57 +14,50 @@ export type Entry = {
   failSeq: number
 }
 
-const keyIds = (keys: EmitKeys | undefined, coalesceKey: string | undefined): string[] => {
-  const ids: string[] = []
-  if (keys?.messageId !== undefined) ids.push(`m\u0000${keys.messageId}`)
-  if (keys?.requestId !== undefined) ids.push(`r\u0000${keys.requestId}`)
-  if (coalesceKey !== undefined) ids.push(`c\u0000${coalesceKey}`)
-  return ids
+/**
+ * The queue's state: pending entries in emit order, the failed list, the lanes and the key index,
+ * with the signals the UI reads. Only the settlement module changes it.
+ */
+export interface Queue {
+  /** Lane → its pending emitIds in order. Map order is the scheduler's round-robin order. */
+  readonly lanes: ReadonlyMap<string, Lane>
+  entries(): ReadonlyMap<string, Entry>
+  readonly failedItems: ReadonlyMap<string, FailedItem>
+  readonly pending: ReadonlySignal<readonly OutboxItem[]>
+  readonly failed: ReadonlySignal<readonly FailedItem[]>
+  readonly size: ReadonlySignal<number>
+  /** Read to depend on every change of the queue. */
+  readonly version: ReadonlySignal<number>
+  get(emitId: string): Entry | undefined
+  /** The emitId at `index` in a lane (0 is its head). */
+  laneAt(name: string, index: number): string | undefined
+  /** Moves a lane to the end of the scheduler's round-robin order (`lanes` iterates in it). */
+  toBack(name: string): void
+  /** Up to `count` emitIds from the head of a lane, in order. */
+  laneIds(name: string, count?: number): string[]
+  /** The first pending entry holding one of these semantic keys, if any. */
+  find(keys: EmitKeys | undefined): Entry | undefined
+  /** Every pending entry with this coalesce key that is not in flight. */
+  findAll(coalesceKey: string): Entry[]
+  add(entry: Entry): void
+  update(emitId: string, patch: Partial<OutboxItem>, meta?: Partial<Entry>): Entry | undefined
+  remove(emitId: string): Entry | undefined
+  /** Moves a pending item to the failed list. */
+  fail(emitId: string, error: DeliveryError): FailedItem | undefined
+  addFailed(item: FailedItem): void
+  removeFailed(emitId: string): FailedItem | undefined
+  clear(): void
 }
 
 /**
- * A lane's pending emitIds in order, from `head` on. Acks remove heads, so removing one moves
- * `head` instead of shifting the array (which costs O(n) for a long lane); the dead prefix is cut
- * off once it is half the array.
+ * Items are immutable snapshots; each transition replaces them and bumps a version signal, so the
+ * `pending` and `failed` lists are recomputed lazily, once per read after a burst, not once per change.
  */
-export type Lane = { ids: string[]; head: number }
-
-/** Inserts `id` into a lane kept sorted by emitId (ULIDs sort by emit order). */
-const insertSorted = (lane: Lane, id: string): void => {
-  const { ids } = lane
-  let hi = ids.length
-  if ((ids[hi - 1] as string) < id) {
-    ids.push(id)
-    return
-  }
-  let lo = lane.head
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if ((ids[mid] as string) < id) lo = mid + 1
-    else hi = mid
-  }
-  ids.splice(lo, 0, id)
-}
-
-/**
- * The queue's state and every transition on it. Items are immutable snapshots; each transition
- * replaces them and bumps a version signal, so the `pending` and `failed` lists are recomputed
- * lazily, once per read after a burst, not once per change.
- */
-export function createQueue() {
+export function createQueue(): Queue {
   let entries = new Map<string, Entry>()
   const failedItems = new Map<string, FailedItem>()
-  /** Lane → its pending emitIds in order. Map order is the scheduler's round-robin order. */
-  const lanes = new Map<string, Lane>()
-  /**
-   * Semantic and coalesce keys → the pending emitId holding them, or a set of them in the rare case
-   * of several (a retry can make two): most keys cost one map entry, not a set.
-   */
-  const index = new Map<string, string | Set<string>>()
-  const idsOf = (k: string): Iterable<string> => {
-    const ids = index.get(k)
-    return ids === undefined ? [] : typeof ids === 'string' ? [ids] : ids
-  }
+  const lanes = createLanes()
+  const index = createKeyIndex()
   const pendingVersion = signal(0)
   const failedVersion = signal(0)
   let maxId = ''
@@ -70,30 +65,18 @@ export function createQueue() {
   const bumpPending = () => void pendingVersion.value++
   const bumpFailed = () => void failedVersion.value++
 
-  const addToLane = (entry: Entry) => {
-    const lane = lanes.get(entry.item.lane)
-    if (lane) insertSorted(lane, entry.item.emitId)
-    else lanes.set(entry.item.lane, { ids: [entry.item.emitId], head: 0 })
-  }
-
-  const removeFromLane = (item: OutboxItem) => {
-    const lane = lanes.get(item.lane)
-    if (!lane) return
-    const { ids } = lane
-    if (ids[lane.head] === item.emitId) lane.head++
-    else {
-      const at = ids.indexOf(item.emitId, lane.head)
-      if (at > 0) ids.splice(at, 1)
-    }
-    if (lane.head === ids.length) lanes.delete(item.lane)
-    else if (lane.head > 64 && lane.head * 2 > ids.length) {
-      ids.splice(0, lane.head)
-      lane.head = 0
-    }
+  const remove = (emitId: string): Entry | undefined => {
+    const entry = entries.get(emitId)
+    if (!entry) return undefined
+    entries.delete(emitId)
+    lanes.remove(entry.item)
+    index.remove(emitId, entry.item.keys, entry.policy.coalesceKey)
+    bumpPending()
+    return entry
   }
 
   return {
-    lanes,
+    lanes: lanes.map,
     entries: () => entries,
     failedItems,
     pending: computed(() => {
@@ -108,52 +91,27 @@ export function createQueue() {
       pendingVersion.value
       return entries.size
     }),
-    /** Read to depend on every change of the queue. */
     version: computed(() => pendingVersion.value + failedVersion.value),
-
-    get: (emitId: string): Entry | undefined => entries.get(emitId),
-
-    /** The emitId at `index` in a lane (0 is its head). */
-    laneAt(name: string, index: number): string | undefined {
-      const lane = lanes.get(name)
-      return lane?.ids[lane.head + index]
-    },
-
-    /** Moves a lane to the end of the scheduler's round-robin order (`lanes` iterates in it). */
-    toBack(name: string): void {
-      const lane = lanes.get(name)
-      if (!lane) return
-      lanes.delete(name)
-      lanes.set(name, lane)
-    },
-
-    /** Up to `count` emitIds from the head of a lane, in order. */
-    laneIds(name: string, count = Number.POSITIVE_INFINITY): string[] {
-      const lane = lanes.get(name)
-      return lane ? lane.ids.slice(lane.head, lane.head + count) : []
-    },
-
-    /** The first pending entry holding one of these semantic keys, if any. */
-    find(keys: EmitKeys | undefined): Entry | undefined {
-      for (const k of keyIds(keys, undefined))
-        for (const id of idsOf(k)) {
-          const entry = entries.get(id)
-          if (entry) return entry
-        }
+    get: (emitId) => entries.get(emitId),
+    laneAt: lanes.at,
+    toBack: lanes.toBack,
+    laneIds: lanes.ids,
+    find(keys) {
+      for (const id of index.bySemanticKeys(keys)) {
+        const entry = entries.get(id)
+        if (entry) return entry
+      }
       return undefined
     },
-
-    /** Every pending entry with this coalesce key that is not in flight. */
-    findAll(coalesceKey: string): Entry[] {
+    findAll(coalesceKey) {
       const found: Entry[] = []
-      for (const id of idsOf(`c\u0000${coalesceKey}`)) {
+      for (const id of index.byCoalesceKey(coalesceKey)) {
         const entry = entries.get(id)
         if (entry && entry.item.status !== 'sending') found.push(entry)
       }
       return found
     },
-
-    add(entry: Entry): void {
+    add(entry) {
       const id = entry.item.emitId
       if (id > maxId) {
         entries.set(id, entry)
@@ -163,17 +121,11 @@ export function createQueue() {
         const all: Array<[string, Entry]> = [...entries, [id, entry]]
         entries = new Map(all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       }
-      addToLane(entry)
-      for (const k of keyIds(entry.item.keys, entry.policy.coalesceKey)) {
-        const ids = index.get(k)
-        if (ids === undefined) index.set(k, id)
-        else if (typeof ids === 'string') index.set(k, new Set([ids, id]))
-        else ids.add(id)
-      }
+      lanes.add(entry.item)
+      index.add(id, entry.item.keys, entry.policy.coalesceKey)
       bumpPending()
     },
-
-    update(emitId: string, patch: Partial<OutboxItem>, meta?: Partial<Entry>): Entry | undefined {
+    update(emitId, patch, meta) {
       const entry = entries.get(emitId)
       if (!entry) return undefined
       const next: Entry = { ...entry, ...meta, item: { ...entry.item, ...patch } }
@@ -181,24 +133,9 @@ export function createQueue() {
       bumpPending()
       return next
     },
-
-    remove(emitId: string): Entry | undefined {
-      const entry = entries.get(emitId)
-      if (!entry) return undefined
-      entries.delete(emitId)
-      removeFromLane(entry.item)
-      for (const k of keyIds(entry.item.keys, entry.policy.coalesceKey)) {
-        const ids = index.get(k)
-        if (ids === emitId) index.delete(k)
-        else if (typeof ids === 'object' && ids.delete(emitId) && ids.size === 0) index.delete(k)
-      }
-      bumpPending()
-      return entry
-    },
-
-    /** Moves a pending item to the failed list. */
-    fail(emitId: string, error: DeliveryError): FailedItem | undefined {
-      const entry = this.remove(emitId)
+    remove,
+    fail(emitId, error) {
+      const entry = remove(emitId)
       if (!entry) return undefined
       const { status: _s, nextAttemptAt: _n, lastError: _l, ...envelope } = entry.item
       const failed: FailedItem = { ...envelope, status: 'failed', error }
@@ -206,29 +143,24 @@ export function createQueue() {
       bumpFailed()
       return failed
     },
-
-    addFailed(item: FailedItem): void {
+    addFailed(item) {
       failedItems.set(item.emitId, item)
       bumpFailed()
     },
-
-    removeFailed(emitId: string): FailedItem | undefined {
+    removeFailed(emitId) {
       const item = failedItems.get(emitId)
       if (!item) return undefined
       failedItems.delete(emitId)
       bumpFailed()
       return item
     },
-
-    clear(): void {
+    clear() {
       entries = new Map()
       failedItems.clear()
-      lanes.clear()
+      lanes.map.clear()
       index.clear()
       bumpPending()
       bumpFailed()
     },
   }
 }
-
-export type Queue = ReturnType<typeof createQueue>

@@ -1,8 +1,8 @@
 import { batch } from '@preact/signals-core'
-import { capTo } from './capped.ts'
 import { storedPolicy } from './coalesce.ts'
+import { createDeliveryPromises, type DeliveryPromises } from './delivery-promises.ts'
 import type { Emitter } from './emitter.ts'
-import { DeliveryFailedError, OutboxError } from './errors.ts'
+import { DeliveryFailedError } from './errors.ts'
 import type { GroupCommit } from './group-commit.ts'
 import type { Entry, Queue } from './queue.ts'
 import { type StoredRecord, toRecord } from './record.ts'
@@ -17,9 +17,6 @@ export type RemoteNotice =
   | { kind: 'acked'; emitId: string; ack: Record<string, unknown> }
   | { kind: 'failed'; envelope: EmitEnvelope; error: DeliveryError; attempts: number }
   | { kind: 'dropped'; emitId: string; reason: DropReason }
-
-/** How many recent acks `delivered()` and `status()` remember. */
-export const ACK_MEMORY = 1024
 
 const envelopeOf = (item: OutboxItem | EmitEnvelope): EmitEnvelope => {
   const envelope: EmitEnvelope = {
@@ -94,40 +91,25 @@ export interface Settlement {
 }
 
 export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): Settlement {
-  let persister: GroupCommit | null = null
+  let storage: GroupCommit | null = null
   let announceSending: ((sent: SentNotice[]) => void) | undefined
-  const acks = new Map<string, Record<string, unknown>>()
-  const trimAcks = capTo(acks, ACK_MEMORY)
-  const rememberAck = (emitId: string, ack: Record<string, unknown>) => {
-    acks.set(emitId, ack)
-    trimAcks()
-  }
+  const promises = createDeliveryPromises(queue)
+  const { settle, remember: rememberAck } = promises
   /** Failed items that were never stored (non-durable): a retry keeps them out of storage. */
   const volatileFailed = new Set<string>()
-  const waiters = new Map<
-    string,
-    Array<{ resolve: (ack: Record<string, unknown>) => void; reject: (e: Error) => void }>
-  >()
-
-  const settle = (emitId: string, outcome: { ack: Record<string, unknown> } | { error: Error }) => {
-    const list = waiters.get(emitId)
-    if (!list) return
-    waiters.delete(emitId)
-    for (const w of list) 'ack' in outcome ? w.resolve(outcome.ack) : w.reject(outcome.error)
-  }
 
   const persist = (entry: Entry | undefined) => {
-    if (entry?.policy.durable && persister) persister.put(entry.item.emitId, toRecord(entry))
+    if (entry?.policy.durable && storage) storage.put(entry.item.emitId, toRecord(entry))
   }
   /** `lazy` for acks: their deletes may wait for company (see LAZY_DELETE_MS). */
   const unpersist = (entry: Entry | undefined, lazy?: boolean) => {
-    if (entry?.policy.durable && persister) persister.delete(entry.item.emitId, lazy)
+    if (entry?.policy.durable && storage) storage.delete(entry.item.emitId, lazy)
   }
 
   return {
     envelopeOf,
     setStorage(commit, onSending) {
-      persister = commit
+      storage = commit
       announceSending = onSending
     },
     add(entry: Entry) {
@@ -148,8 +130,8 @@ export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): S
       const told: SentNotice[] = []
       for (const { item } of sent) {
         const entry = queue.update(item.emitId, { status: 'sending', attempts: item.attempts + 1 })
-        if (!entry?.policy.durable || !persister) continue
-        if (persister.unwritten(item.emitId)) persist(entry)
+        if (!entry?.policy.durable || !storage) continue
+        if (storage.unwritten(item.emitId)) persist(entry)
         else told.push([item.emitId, entry.item.attempts])
       }
       if (told.length > 0) announceSending?.(told)
@@ -167,7 +149,7 @@ export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): S
       const failed = queue.fail(emitId, error)
       if (!entry || !failed) return
       if (!entry.policy.durable) volatileFailed.add(emitId)
-      else if (persister) persister.put(emitId, { ...toRecord(entry), item: failed })
+      else if (storage) storage.put(emitId, { ...toRecord(entry), item: failed })
       settle(emitId, { error: new DeliveryFailedError(emitId, error) })
       events.emit('outbox:failed', { envelope: envelopeOf(failed), error })
     },
@@ -177,7 +159,7 @@ export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): S
       const item = entry?.item ?? failed
       if (!item) return false
       if (entry) unpersist(entry)
-      else if (!volatileFailed.delete(emitId)) persister?.delete(emitId)
+      else if (!volatileFailed.delete(emitId)) storage?.delete(emitId)
       settle(emitId, { error: new DeliveryFailedError(emitId, dropError(reason)) })
       events.emit('outbox:dropped', { envelope: envelopeOf(item), reason })
       return true
@@ -197,6 +179,33 @@ export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): S
       queue.add(entry)
       persist(entry)
     },
+    ...createMirror(queue, events, promises),
+    isAcked: promises.isAcked,
+    isVolatileFailed: (emitId: string) => volatileFailed.has(emitId),
+    delivered: promises.delivered,
+    rejectAll: promises.rejectAll,
+    clear() {
+      batch(() => queue.clear())
+      promises.clear()
+      volatileFailed.clear()
+    },
+  }
+}
+
+/**
+ * The mirror half of the settlement module: what storage or the sending tab already holds joins
+ * this tab's queue, without writing storage again.
+ */
+function createMirror(
+  queue: Queue,
+  events: Emitter<OutboxEvents>,
+  promises: DeliveryPromises,
+): Pick<
+  Settlement,
+  'applyRemote' | 'load' | 'loadFailed' | 'mirror' | 'mirrorFailed' | 'forget' | 'forgetFailed' | 'requeueInFlight'
+> {
+  const { settle, remember: rememberAck } = promises
+  return {
     /**
      * Mirrors a settlement made by the tab that sends: the queue drops or fails the item without
      * touching storage (the sender already did), and this tab's promises and events follow.
@@ -253,34 +262,6 @@ export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): S
         for (const [id, entry] of queue.entries())
           if (entry.item.status === 'sending') queue.update(id, { status: 'queued' })
       })
-    },
-    isAcked: (emitId: string) => acks.has(emitId),
-    isVolatileFailed: (emitId: string) => volatileFailed.has(emitId),
-    delivered(emitId: string): Promise<Record<string, unknown>> {
-      const ack = acks.get(emitId)
-      if (ack) return Promise.resolve(ack)
-      const failed = queue.failedItems.get(emitId)
-      if (failed) return Promise.reject(new DeliveryFailedError(emitId, failed.error))
-      if (!queue.get(emitId))
-        return Promise.reject(
-          new OutboxError(
-            `This outbox has no record of event ${emitId}: it was never emitted here, or was acked too long ago.`,
-          ),
-        )
-      return new Promise((resolve, reject) => {
-        const list = waiters.get(emitId)
-        if (list) list.push({ resolve, reject })
-        else waiters.set(emitId, [{ resolve, reject }])
-      })
-    },
-    /** Rejects every `delivered()` still waiting (the outbox is closing or clearing). */
-    rejectAll(error: Error) {
-      for (const id of [...waiters.keys()]) settle(id, { error })
-    },
-    clear() {
-      batch(() => queue.clear())
-      acks.clear()
-      volatileFailed.clear()
     },
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { capTo } from '../src/capped.ts'
+import { ACK_MEMORY } from '../src/delivery-promises.ts'
 import { OutboxError } from '../src/errors.ts'
-import { ACK_MEMORY } from '../src/settlement.ts'
 import { setup, until } from './helpers.ts'
 
 describe('capTo', () => {

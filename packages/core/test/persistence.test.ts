@@ -1,12 +1,12 @@
 import 'fake-indexeddb/auto'
 import { afterEach, describe, expect, it } from 'vitest'
+import { LAZY_DELETE_MS } from '../src/group-commit.ts'
 import { idbStorage } from '../src/idb-storage.ts'
 import { createOutbox } from '../src/outbox.ts'
-import { MAX_PAGE_SIZE, PAGE_SIZE } from '../src/startup.ts'
-import { RESYNC_MS } from '../src/storage-sync.ts'
-import { LAZY_DELETE_MS } from '../src/group-commit.ts'
 import { RECORD_VERSION } from '../src/record.ts'
+import { MAX_PAGE_SIZE, PAGE_SIZE } from '../src/startup.ts'
 import { memoryStorage, type OutboxStorage } from '../src/storage.ts'
+import { RESYNC_MS } from '../src/storage-sync.ts'
 import type { DeliveryError, Outbox, OutboxOptions, Transport } from '../src/types.ts'
 import {
   ack,

@@ -123,7 +123,10 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     read: () =>
       store.load().then(
         (records) => batch(() => reconciler.merge(records, true)),
-        (error) => (report(storageError('Could not read stored outbox items', error)), false),
+        (error) => {
+          report(storageError('Could not read stored outbox items', error))
+          return false
+        },
       ),
     loaded: () => startup.loaded(),
     leading: () => leading,
@@ -158,7 +161,11 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       delta: (delta) => (buffered ? buffered.push(delta) : applyDelta(delta)),
       news: (news) => leading || mirror.news(news),
       command: (cmd) => leading && batch(() => runCommand(cmd)),
-      emit: (record) => leading && (mirror.adopt(record), wake()),
+      emit(record) {
+        if (!leading) return
+        mirror.adopt(record)
+        wake()
+      },
     },
   })
   const lock = host.senderLock(key, (value) => {
@@ -201,7 +208,11 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     leading: () => leading,
     started: startup.started,
     watermark: startup.watermark,
-    forward: (cmd) => !leading && tabs.connected && (tabs.command(cmd), true),
+    forward(cmd) {
+      if (leading || !tabs.connected) return false
+      tabs.command(cmd)
+      return true
+    },
     hidden() {
       commit.flush()
       // A write this page has begun reaches IndexedDB before the sender's read, which starts only

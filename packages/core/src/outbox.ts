@@ -1,13 +1,14 @@
-import { batch, signal } from '@preact/signals-core'
+import { signal } from '@preact/signals-core'
 import { createBreaker } from './breaker.ts'
 import { normalizeCoalesce } from './coalesce.ts'
+import { createControls } from './controls.ts'
 import { createEmit, defaultLane } from './emit.ts'
 import { createEmitter } from './emitter.ts'
-import { OutboxClosedError, OutboxError, OutboxFullError } from './errors.ts'
+import { OutboxClosedError, OutboxError } from './errors.ts'
 import { browserHost } from './host.ts'
 import { sendLastChance } from './last-chance.ts'
 import { createStateView } from './outbox-state.ts'
-import { type Command, openPersistence } from './persistence.ts'
+import { openPersistence } from './persistence.ts'
 import { createQueue } from './queue.ts'
 import { normalizeRetry } from './retry.ts'
 import { createScheduler } from './scheduler.ts'
@@ -63,7 +64,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     onDrained: () => events.emit('outbox:flushed', undefined),
   })
   persistence.onWake(() => scheduler.schedule())
-  persistence.onCommand((cmd) => run(cmd))
+  persistence.onCommand((cmd) => controls.run(cmd))
   const view = createStateView({ queue, breaker, online, paused, settlement, events })
   const emit = createEmit({
     queue,
@@ -92,20 +93,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
     restore: () => persistence.restored(),
   })
 
-  /** A control call, made here or forwarded by another tab to this one, the sender. */
-  const run = (cmd: Command) => {
-    if (cmd.op === 'discard') settlement.drop(cmd.emitId, 'discarded')
-    else if (cmd.op === 'retry') settlement.retry(cmd.emitId, clock.now())
-    else if (cmd.op === 'retry-all') for (const id of [...queue.failedItems.keys()]) settlement.retry(id, clock.now())
-    else if (cmd.op === 'flush') void scheduler.flush()
-    else if (cmd.op === 'clear') void persistence.clear()
-    scheduler.schedule()
+  const controls = createControls({ queue, settlement, scheduler, persistence, breaker, clock, paused, maxSize })
+  const closedGuard = () => {
+    if (closed) throw new OutboxClosedError()
   }
-
   const outbox: Outbox = {
     ready: persistence.ready,
     emit(event, payload, opts) {
-      if (closed) throw new OutboxClosedError()
+      closedGuard()
       return emit(event, payload, opts)
     },
     pending: queue.pending,
@@ -119,42 +114,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
     delivered: (emitId) => settlement.delivered(emitId),
     status: (emitId) => statusView(queue, settlement, emitId),
     lane: (name) => laneView(queue, name),
-    flush() {
-      if (closed) return Promise.resolve()
-      persistence.forward({ op: 'flush' })
-      return scheduler.flush()
-    },
+    flush: () => (closed ? Promise.resolve() : controls.flush()),
     retry(emitId) {
-      if (closed) throw new OutboxClosedError()
-      const now = clock.now()
-      const ids = emitId === undefined ? [...queue.failedItems.keys()] : [emitId]
-      const room = maxSize - queue.entries().size
-      batch(() => {
-        for (const id of ids.slice(0, Math.max(0, room))) settlement.retry(id, now)
-      })
-      persistence.forward(emitId === undefined ? { op: 'retry-all' } : { op: 'retry', emitId })
-      scheduler.schedule()
-      // What did not fit stays in the failed list, nothing is lost; the caller learns why.
-      if (ids.length > room && ids.some((id) => queue.failedItems.has(id))) throw new OutboxFullError(maxSize)
+      closedGuard()
+      controls.retry(emitId)
     },
-    discard(emitId) {
-      settlement.drop(emitId, 'discarded')
-      persistence.forward({ op: 'discard', emitId })
-    },
-    pause: () => void (paused.value = true),
-    resume() {
-      if (!paused.peek()) return
-      paused.value = false
-      scheduler.schedule()
-    },
-    async clear() {
-      persistence.forward({ op: 'clear' })
-      scheduler.abort()
-      settlement.rejectAll(new OutboxError('The outbox was cleared before this event was delivered.'))
-      settlement.clear()
-      breaker.reset()
-      await persistence.clear()
-    },
+    discard: controls.discard,
+    pause: controls.pause,
+    resume: controls.resume,
+    clear: controls.clear,
     async close(opts) {
       if (closed) return
       if (opts?.flush) await outbox.flush()

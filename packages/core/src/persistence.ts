@@ -1,19 +1,20 @@
 import { batch } from '@preact/signals-core'
 import type { Emitter } from './emitter.ts'
 import { storageError } from './errors.ts'
-import { createGroupCommit } from './group-commit.ts'
+import { createGroupCommit, type GroupCommit } from './group-commit.ts'
 import type { Host } from './host.ts'
 import { idbStorage } from './idb-storage.ts'
 import type { Queue } from './queue.ts'
 import { createReconciler } from './reconcile.ts'
 import { toRecord } from './record.ts'
+import type { SenderLock } from './sender-lock.ts'
 import type { RemoteNotice, Settlement } from './settlement.ts'
-import { LOAD_TIMEOUT_MS, loadAtStart } from './startup.ts'
+import { LOAD_TIMEOUT_MS, loadAtStart, type Startup } from './startup.ts'
 import type { OutboxStorage } from './storage.ts'
-import { createStorageSync } from './storage-sync.ts'
-import { type Command, type Delta, openTabChannel } from './tab-channel.ts'
+import { createStorageSync, type StorageSync } from './storage-sync.ts'
+import { type Command, type Delta, openTabChannel, type TabChannel } from './tab-channel.ts'
 import { createTabMirror } from './tab-mirror.ts'
-import type { DeliveryError, OutboxEvents, OutboxOptions } from './types.ts'
+import type { Clock, DeliveryError, OutboxEvents, OutboxOptions } from './types.ts'
 
 export type { Command } from './tab-channel.ts'
 
@@ -71,19 +72,6 @@ function openStorage(options: OutboxOptions, report: (error: DeliveryError) => v
     return undefined
   }
 }
-
-/** Waits for storage, but not for a write that never settles: sign-out and close must finish. */
-const settled = (work: Promise<void>, ctx: Context, report: (error: DeliveryError) => void) =>
-  new Promise<void>((resolve) => {
-    const timer = ctx.host.clock.setTimeout(() => {
-      report(storageError(`Storage did not finish writing within ${LOAD_TIMEOUT_MS} ms`))
-      resolve()
-    }, LOAD_TIMEOUT_MS)
-    void work.then(() => {
-      ctx.host.clock.clearTimeout(timer)
-      resolve()
-    })
-  })
 
 /**
  * `mode: 'persistent'`: loads stored items (in emitId order) before anything is sent, keeps
@@ -179,21 +167,14 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     wake()
   })
 
-  // Settlements of the sender are announced; a follower's own echo of them is not.
-  const announce = (notice: RemoteNotice) => {
+  settlement.setStorage(commit, (sent) => tabs.sent(sent))
+  const offs = announceSettlements(events, queue, (notice) => {
     // Failed items stay stored (until retried or discarded), so only acks and drops are final.
     if (notice.kind !== 'failed') reconciler.bury(notice.emitId)
+    // Settlements of the sender are announced; a follower's own echo of them is not.
     if (leading && !mirror.mirroring()) tabs.notice(notice)
-  }
-  settlement.setStorage(commit, (sent) => tabs.sent(sent))
-  const offs = [
-    events.on('outbox:acked', ({ envelope, ack }) => announce({ kind: 'acked', emitId: envelope.emitId, ack })),
-    events.on('outbox:dropped', ({ envelope, reason }) =>
-      announce({ kind: 'dropped', emitId: envelope.emitId, reason }),
-    ),
-    events.on('outbox:failed', ({ envelope, error }) =>
-      announce({ kind: 'failed', envelope, error, attempts: queue.failedItems.get(envelope.emitId)?.attempts ?? 0 }),
-    ),
+  })
+  offs.push(
     events.on('outbox:flushed', () => {
       commit.flush() // the acks' deletes (see LAZY_DELETE_MS): nothing is left to wait for
       tabs.checkAlone() // the other tabs may have closed
@@ -201,15 +182,54 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       // no read of its own: start-up's is one.
       if (leading && startup.loaded()) storageSync.resync()
     }),
-  ]
+  )
 
+  return front(
+    { store, commit, startup, storageSync, tabs, lock, queue, report, clock: host.clock, offs },
+    {
+      leading: () => leading,
+      onWake: (fn) => void (wake = fn),
+      onCommand: (fn) => void (runCommand = fn),
+    },
+  )
+}
+
+type Parts = {
+  store: OutboxStorage
+  commit: GroupCommit
+  startup: Startup
+  storageSync: StorageSync
+  tabs: TabChannel
+  lock: SenderLock
+  queue: Queue
+  report: (error: DeliveryError) => void
+  clock: Clock
+  offs: Array<() => void>
+}
+
+/** The face persistence shows the engine, over its parts. */
+function front(parts: Parts, wiring: Pick<Persistence, 'leading' | 'onWake' | 'onCommand'>): Persistence {
+  const { store, commit, startup, storageSync, tabs, lock, queue, report, clock } = parts
+  const { leading } = wiring
+  /** Waits for storage, but not for a write that never settles: sign-out and close must finish. */
+  const settled = (work: Promise<void>) =>
+    new Promise<void>((resolve) => {
+      const timer = clock.setTimeout(() => {
+        report(storageError(`Storage did not finish writing within ${LOAD_TIMEOUT_MS} ms`))
+        resolve()
+      }, LOAD_TIMEOUT_MS)
+      void work.then(() => {
+        clock.clearTimeout(timer)
+        resolve()
+      })
+    })
   return {
+    ...wiring,
     ready: startup.ready,
-    leading: () => leading,
     started: startup.started,
     watermark: startup.watermark,
     forward(cmd) {
-      if (leading || !tabs.connected) return false
+      if (leading() || !tabs.connected) return false
       tabs.command(cmd)
       return true
     },
@@ -218,12 +238,12 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       // A write this page has begun reaches IndexedDB before the sender's read, which starts only
       // once the message arrives; the second message covers a write still to begin, in a page that
       // stays alive (a tab moved to the background).
-      if (leading || !tabs.connected) return
+      if (leading() || !tabs.connected) return
       tabs.requestSync()
       void commit.idle().then(() => tabs.requestSync())
     },
     restored() {
-      if (leading || !startup.loaded()) return
+      if (leading() || !startup.loaded()) return
       // It missed messages, or a sender that thought itself alone skipped them: it reads storage,
       // and tells the sender it is here.
       storageSync.sync()
@@ -231,13 +251,11 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     },
     forwardEmit(emitId) {
       const entry = queue.get(emitId)
-      if (!leading && tabs.connected && entry) tabs.emit(toRecord(entry))
+      if (!leading() && tabs.connected && entry) tabs.emit(toRecord(entry))
     },
-    onWake: (fn) => void (wake = fn),
-    onCommand: (fn) => void (runCommand = fn),
     async clear() {
       commit.drop()
-      await settled(commit.idle(), ctx, report)
+      await settled(commit.idle())
       try {
         await store.clear()
         tabs.changed()
@@ -246,11 +264,28 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       }
     },
     async close() {
-      await settled(commit.idle(), ctx, report)
+      await settled(commit.idle())
       storageSync.close()
       lock.close()
-      for (const off of offs) off()
+      for (const off of parts.offs) off()
       tabs.close()
     },
   }
+}
+
+/** Calls `announce` with each settlement this outbox makes or mirrors; returns the detaches. */
+function announceSettlements(
+  events: Emitter<OutboxEvents>,
+  queue: Queue,
+  announce: (notice: RemoteNotice) => void,
+): Array<() => void> {
+  return [
+    events.on('outbox:acked', ({ envelope, ack }) => announce({ kind: 'acked', emitId: envelope.emitId, ack })),
+    events.on('outbox:dropped', ({ envelope, reason }) =>
+      announce({ kind: 'dropped', emitId: envelope.emitId, reason }),
+    ),
+    events.on('outbox:failed', ({ envelope, error }) =>
+      announce({ kind: 'failed', envelope, error, attempts: queue.failedItems.get(envelope.emitId)?.attempts ?? 0 }),
+    ),
+  ]
 }

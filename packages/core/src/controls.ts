@@ -1,0 +1,77 @@
+import { batch, type Signal } from '@preact/signals-core'
+import type { Breaker } from './breaker.ts'
+import { OutboxError, OutboxFullError } from './errors.ts'
+import type { Command, Persistence } from './persistence.ts'
+import type { Queue } from './queue.ts'
+import type { Scheduler } from './scheduler.ts'
+import type { Settlement } from './settlement.ts'
+import type { Clock } from './types.ts'
+
+/** The public control calls; each runs here and is forwarded to the sender when another tab sends. */
+export interface Controls {
+  flush(): Promise<void>
+  retry(emitId?: string): void
+  discard(emitId: string): void
+  pause(): void
+  resume(): void
+  clear(): Promise<void>
+  /** A control call another tab forwarded to this one, the sender. */
+  run(cmd: Command): void
+}
+
+export function createControls(ctx: {
+  queue: Queue
+  settlement: Settlement
+  scheduler: Scheduler
+  persistence: Persistence
+  breaker: Breaker
+  clock: Clock
+  paused: Signal<boolean>
+  maxSize: number
+}): Controls {
+  const { queue, settlement, scheduler, persistence, clock, paused, maxSize } = ctx
+  return {
+    flush() {
+      persistence.forward({ op: 'flush' })
+      return scheduler.flush()
+    },
+    retry(emitId) {
+      const now = clock.now()
+      const ids = emitId === undefined ? [...queue.failedItems.keys()] : [emitId]
+      const room = maxSize - queue.entries().size
+      batch(() => {
+        for (const id of ids.slice(0, Math.max(0, room))) settlement.retry(id, now)
+      })
+      persistence.forward(emitId === undefined ? { op: 'retry-all' } : { op: 'retry', emitId })
+      scheduler.schedule()
+      // What did not fit stays in the failed list, nothing is lost; the caller learns why.
+      if (ids.length > room && ids.some((id) => queue.failedItems.has(id))) throw new OutboxFullError(maxSize)
+    },
+    discard(emitId) {
+      settlement.drop(emitId, 'discarded')
+      persistence.forward({ op: 'discard', emitId })
+    },
+    pause: () => void (paused.value = true),
+    resume() {
+      if (!paused.peek()) return
+      paused.value = false
+      scheduler.schedule()
+    },
+    async clear() {
+      persistence.forward({ op: 'clear' })
+      scheduler.abort()
+      settlement.rejectAll(new OutboxError('The outbox was cleared before this event was delivered.'))
+      settlement.clear()
+      ctx.breaker.reset()
+      await persistence.clear()
+    },
+    run(cmd) {
+      if (cmd.op === 'discard') settlement.drop(cmd.emitId, 'discarded')
+      else if (cmd.op === 'retry') settlement.retry(cmd.emitId, clock.now())
+      else if (cmd.op === 'retry-all') for (const id of [...queue.failedItems.keys()]) settlement.retry(id, clock.now())
+      else if (cmd.op === 'flush') void scheduler.flush()
+      else if (cmd.op === 'clear') void persistence.clear()
+      scheduler.schedule()
+    },
+  }
+}

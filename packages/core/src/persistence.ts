@@ -13,7 +13,6 @@ import { LOAD_TIMEOUT_MS, loadAtStart, type Startup } from './startup.ts'
 import type { OutboxStorage } from './storage.ts'
 import { createStorageSync, type StorageSync } from './storage-sync.ts'
 import { type Command, type Delta, openTabChannel, type TabChannel } from './tab-channel.ts'
-import { createTabMirror } from './tab-mirror.ts'
 import type { Clock, DeliveryError, OutboxEvents, OutboxOptions } from './types.ts'
 
 export type { Command } from './tab-channel.ts'
@@ -92,11 +91,10 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
 
   const commit = createGroupCommit(store, {
     onError: (error) => report(storageError('Could not store outbox items; keeping them in memory', error)),
-    onCommitted: (puts, deletes) => tabs.delta(puts, deletes),
+    onCommitted: (puts, deletes) => tabs.post({ t: 'delta', puts: [...puts], deletes: [...deletes] }),
     setTimeout: (fn, ms) => host.clock.setTimeout(fn, ms),
   })
   const reconciler = createReconciler({ queue, settlement, commit, leading: () => leading, report })
-  const mirror = createTabMirror({ queue, settlement, commit, reconciler })
   const applyDelta = ({ puts, deletes }: Delta) => {
     reconciler.applyDelta(puts, deletes)
     if (leading) wake()
@@ -118,7 +116,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       ),
     loaded: () => startup.loaded(),
     leading: () => leading,
-    onFound: () => tabs.changed(),
+    onFound: () => tabs.post({ t: 'changed' }),
     onRead: () => wake(),
   })
   const startup = loadAtStart(store, {
@@ -130,7 +128,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
       for (const delta of buffered ?? []) applyDelta(delta)
       buffered = null
       // A new tab may have read items that no tab announced (see `sync`): the sender looks again.
-      if (!leading) tabs.requestSync()
+      if (!leading) tabs.post({ t: 'sync' })
       if (storageSync.afterLoad() || (heardSync && leading)) storageSync.sync()
       wake()
     },
@@ -147,11 +145,11 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
         else if (!startup.loaded()) heardSync = true
       },
       delta: (delta) => (buffered ? buffered.push(delta) : applyDelta(delta)),
-      news: (news) => leading || mirror.news(news),
+      news: (news) => leading || reconciler.news(news),
       command: (cmd) => leading && batch(() => runCommand(cmd)),
       emit(record) {
         if (!leading) return
-        mirror.adopt(record)
+        reconciler.adopt(record)
         wake()
       },
     },
@@ -172,7 +170,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     // Failed items stay stored (until retried or discarded), so only acks and drops are final.
     if (notice.kind !== 'failed') reconciler.bury(notice.emitId)
     // Settlements of the sender are announced; a follower's own echo of them is not.
-    if (leading && !mirror.mirroring()) tabs.notice(notice)
+    if (leading && !reconciler.mirroring()) tabs.notice(notice)
   })
   offs.push(
     events.on('outbox:flushed', () => {
@@ -230,7 +228,7 @@ function front(parts: Parts, wiring: Pick<Persistence, 'leading' | 'onWake' | 'o
     watermark: startup.watermark,
     forward(cmd) {
       if (leading() || !tabs.connected) return false
-      tabs.command(cmd)
+      tabs.post({ t: 'cmd', cmd })
       return true
     },
     hidden() {
@@ -239,26 +237,26 @@ function front(parts: Parts, wiring: Pick<Persistence, 'leading' | 'onWake' | 'o
       // once the message arrives; the second message covers a write still to begin, in a page that
       // stays alive (a tab moved to the background).
       if (leading() || !tabs.connected) return
-      tabs.requestSync()
-      void commit.idle().then(() => tabs.requestSync())
+      tabs.post({ t: 'sync' })
+      void commit.idle().then(() => tabs.post({ t: 'sync' }))
     },
     restored() {
       if (leading() || !startup.loaded()) return
       // It missed messages, or a sender that thought itself alone skipped them: it reads storage,
       // and tells the sender it is here.
       storageSync.sync()
-      tabs.here()
+      tabs.post({ t: 'here' })
     },
     forwardEmit(emitId) {
       const entry = queue.get(emitId)
-      if (!leading() && tabs.connected && entry) tabs.emit(toRecord(entry))
+      if (!leading() && tabs.connected && entry) tabs.post({ t: 'emit', record: toRecord(entry) })
     },
     async clear() {
       commit.drop()
       await settled(commit.idle())
       try {
         await store.clear()
-        tabs.changed()
+        tabs.post({ t: 'changed' })
       } catch (error) {
         report(storageError('Could not clear stored outbox items', error))
       }

@@ -2,9 +2,10 @@ import { batch } from '@preact/signals-core'
 import { capTo } from './capped.ts'
 import type { GroupCommit } from './group-commit.ts'
 import type { Queue } from './queue.ts'
-import { checkRecord } from './record.ts'
+import { checkRecord, isRecord } from './record.ts'
 import type { Settlement } from './settlement.ts'
-import type { DeliveryError } from './types.ts'
+import type { News } from './tab-channel.ts'
+import type { DeliveryError, OutboxItem } from './types.ts'
 
 /** How many settled emitIds a tab remembers, so a stale read of storage cannot revive them. */
 const TOMBSTONES = 10_000
@@ -20,11 +21,18 @@ export interface Reconciler {
   applyDelta(puts: ReadonlyArray<readonly [string, unknown]>, deletes: readonly string[]): void
   /** Remembers a settled emitId (acked or dropped), so no stale read brings it back. */
   bury(emitId: string): void
+  /** The sender's news reached this follower: its settlements and what went in flight. */
+  news(news: News): void
+  /** A follower handed the sender a non-durable emit (typing): it joins the sender's queue. */
+  adopt(record: unknown): boolean
+  /** True while a follower applies the sender's news (its own events then are echoes). */
+  mirroring(): boolean
 }
 
 /**
- * Reconciles what storage holds with the queue, for the sender and for the tabs that mirror it.
- * Every change goes through the settlement module; this one only decides which.
+ * Reconciles this tab's queue with what storage holds and with what the other tabs say (the
+ * sender's news, a follower's non-durable emits). Every change goes through the settlement
+ * module; this one only decides which.
  */
 export function createReconciler(ctx: {
   queue: Queue
@@ -36,7 +44,12 @@ export function createReconciler(ctx: {
   const { queue, settlement, commit } = ctx
   const tombstones = new Set<string>()
   const trimTombstones = capTo(tombstones, TOMBSTONES)
+  const bury = (id: string) => {
+    tombstones.add(id)
+    trimTombstones()
+  }
   const reportedBad = new Set<string>()
+  let mirroring = false
 
   const checked = (id: string, value: unknown) => {
     const result = checkRecord(id, value)
@@ -84,7 +97,7 @@ export function createReconciler(ctx: {
     }
     if (queue.failedItems.has(id)) {
       if (leading) return false
-      settlement.forgetFailed(id)
+      settlement.forget(id)
     }
     settlement.load(record, leading)
     return leading
@@ -100,7 +113,7 @@ export function createReconciler(ctx: {
     for (const [id, entry] of queue.entries())
       if (entry.policy.durable && !seen.has(id) && !commit.unwritten(id)) settlement.forget(id)
     for (const id of [...queue.failedItems.keys()])
-      if (!seen.has(id) && !commit.unwritten(id) && !settlement.isVolatileFailed(id)) settlement.forgetFailed(id)
+      if (!seen.has(id) && !commit.unwritten(id) && !settlement.isVolatileFailed(id)) settlement.forget(id)
     return false
   }
 
@@ -114,13 +127,40 @@ export function createReconciler(ctx: {
           if (commit.unwritten(id)) continue
           const entry = queue.get(id)
           if (entry?.policy.durable) settlement.forget(id)
-          else if (!entry && !settlement.isVolatileFailed(id)) settlement.forgetFailed(id)
+          else if (!entry && !settlement.isVolatileFailed(id)) settlement.forget(id)
         }
       })
     },
-    bury(id) {
-      tombstones.add(id)
-      trimTombstones()
+    bury,
+    news({ notices, sent }) {
+      mirroring = true
+      try {
+        batch(() => {
+          for (const notice of notices) {
+            if (notice.kind !== 'failed') bury(notice.emitId) // even if this tab never saw it
+            settlement.applyRemote(notice)
+          }
+          for (const [id, attempts] of sent)
+            if (Number.isInteger(attempts) && queue.get(id) && !commit.unwritten(id))
+              settlement.mirror(id, { status: 'sending', attempts })
+        })
+      } finally {
+        mirroring = false
+      }
     },
+    adopt(record) {
+      const id = isRecord(record) && isRecord(record.item) ? String(record.item.emitId) : ''
+      const checked = checkRecord(id, record)
+      if (!('record' in checked) || queue.get(id) || checked.record.item.status === 'failed') return false
+      const { item, coalesceKey, ttlMs, ageFrom } = checked.record
+      settlement.add({
+        item: item as OutboxItem,
+        policy: { coalesceKey, ttlMs, durable: false, holdUntil: 0 },
+        ageFrom: ageFrom ?? item.createdAt,
+        failSeq: 0,
+      })
+      return true
+    },
+    mirroring: () => mirroring,
   }
 }

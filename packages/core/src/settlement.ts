@@ -79,7 +79,6 @@ export interface Settlement {
   mirrorFailed(emitId: string, error: DeliveryError): void
   /** A follower forgets a pending or failed item the sender settled and deleted from storage. */
   forget(emitId: string): void
-  forgetFailed(emitId: string): void
   /** Taking over as sender: what the last one had in flight goes again. */
   requeueInFlight(): void
   isAcked(emitId: string): boolean
@@ -200,10 +199,7 @@ function createMirror(
   queue: Queue,
   events: Emitter<OutboxEvents>,
   promises: DeliveryPromises,
-): Pick<
-  Settlement,
-  'applyRemote' | 'load' | 'loadFailed' | 'mirror' | 'mirrorFailed' | 'forget' | 'forgetFailed' | 'requeueInFlight'
-> {
+): Pick<Settlement, 'applyRemote' | 'load' | 'loadFailed' | 'mirror' | 'mirrorFailed' | 'forget' | 'requeueInFlight'> {
   const { settle, remember: rememberAck } = promises
   return {
     /**
@@ -252,10 +248,7 @@ function createMirror(
       queue.fail(emitId, error)
     },
     forget(emitId) {
-      queue.remove(emitId)
-    },
-    forgetFailed(emitId) {
-      queue.removeFailed(emitId)
+      queue.remove(emitId) ?? queue.removeFailed(emitId)
     },
     requeueInFlight() {
       batch(() => {

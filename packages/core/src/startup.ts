@@ -50,21 +50,13 @@ export function loadAtStart(
   }
 
   const loadInPages = async () => {
-    const loadPage = storage.loadPage?.bind(storage)
-    if (!loadPage) {
-      try {
-        const records = await storage.load()
-        batch(() => ctx.merge(records))
-      } catch (error) {
-        ctx.report(storageError('Could not read stored outbox items', error))
-      }
-      return
-    }
     // The first page is small, so the first send starts soon; later pages are large, because every
     // read costs a round trip to the database: 10 000 stored items take two reads. Each read is
     // asked for before the page before it is merged, so the database reads while this tab checks.
+    // A storage without `loadPage` is read in one go.
+    const loadPage = storage.loadPage?.bind(storage)
     let size = PAGE_SIZE
-    let next = loadPage(undefined, size)
+    let next = loadPage ? loadPage(undefined, size) : storage.load()
     for (;;) {
       let page: Array<[string, unknown]>
       try {
@@ -73,7 +65,7 @@ export function loadAtStart(
         ctx.report(storageError('Could not read stored outbox items', error))
         return
       }
-      const more = page.length === size
+      const more = loadPage !== undefined && page.length === size
       const after = more ? String((page[page.length - 1] as [string, unknown])[0]) : undefined
       if (more) next = loadPage(after, (size = MAX_PAGE_SIZE))
       batch(() => ctx.merge(page))

@@ -8,7 +8,8 @@ export type Command = { op: 'discard' | 'retry'; emitId: string } | { op: 'retry
 export type Delta = { puts: Array<readonly [string, unknown]>; deletes: string[] }
 export type News = { notices: RemoteNotice[]; sent: SentNotice[] }
 
-type Message =
+/** A message to the other outboxes on the key. */
+export type Message =
   | { t: 'changed' }
   | { t: 'sync' }
   | ({ t: 'delta' } & Delta)
@@ -36,16 +37,11 @@ export type TabHandlers = {
 export interface TabChannel {
   /** False where the host has no channel: this outbox is alone by construction. */
   readonly connected: boolean
-  changed(): void
-  requestSync(): void
-  delta(puts: ReadonlyArray<readonly [string, unknown]>, deletes: readonly string[]): void
+  post(message: Message): void
   /** Queues a settlement for the next news message (one per tick). */
   notice(notice: RemoteNotice): void
   /** Queues items that went in flight for the next news message. */
   sent(sent: readonly SentNotice[]): void
-  command(cmd: Command): void
-  emit(record: StoredRecord): void
-  here(): void
   /** A sender asks whether any other outbox is open on its key; none, and it stops posting. */
   checkAlone(): void
   close(): void
@@ -127,14 +123,9 @@ export function openTabChannel(
 
   return {
     connected: channel !== undefined,
-    changed: () => post({ t: 'changed' }),
-    requestSync: () => post({ t: 'sync' }),
-    delta: (puts, deletes) => post({ t: 'delta', puts: [...puts], deletes: [...deletes] }),
+    post,
     notice: (notice) => void tell().notices.push(notice),
     sent: (sent) => void tell().sent.push(...sent),
-    command: (cmd) => post({ t: 'cmd', cmd }),
-    emit: (record) => post({ t: 'emit', record }),
-    here: () => post({ t: 'here' }),
     checkAlone() {
       if (!ctx.leading() || alone || closed || !channel) return
       const asked = heard

@@ -57,7 +57,8 @@ function pooledRandom(): () => number {
   }
 }
 
-const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/
+/** A canonical ULID: a time digit 0-7 (48 bits), then 25 digits of the same alphabet. */
+const ULID = new RegExp(`^[0-7][${B32}]{25}$`)
 
 /** True for a canonical (upper-case Crockford base32) ULID. */
 export const isUlid = (value: unknown): value is string => typeof value === 'string' && ULID.test(value)

@@ -1,3 +1,4 @@
+import { isCount, isRecord, isString, isTime, optional } from './guards.ts'
 import type { Entry } from './queue.ts'
 import type { DeliveryError, FailedItem, OutboxItem } from './types.ts'
 import { isUlid } from './ulid.ts'
@@ -21,13 +22,7 @@ export function toRecord(entry: Entry): StoredRecord {
   return record
 }
 
-/** A plain JSON object (not null, not an array): the first check on anything read from outside. */
-export const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0
-const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
-const optional = (v: unknown, check: (v: unknown) => boolean) => v === undefined || check(v)
-const isString = (v: unknown): v is string => typeof v === 'string'
+export { isRecord } from './guards.ts'
 
 export const isDeliveryError = (v: unknown): v is DeliveryError =>
   isRecord(v) &&

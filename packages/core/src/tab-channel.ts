@@ -1,5 +1,6 @@
+import { isRecord } from './guards.ts'
 import type { Host, HostChannel } from './host.ts'
-import { isRecord, type StoredRecord } from './record.ts'
+import type { StoredRecord } from './record.ts'
 import type { RemoteNotice, SentNotice } from './settlement.ts'
 
 /** What a follower asks of the tab that sends. */

@@ -66,48 +66,90 @@ export function socketTransport(socket: OutboxSocket, options: SocketTransportOp
     return fail(envelopes, notAnAck(answer))
   }
 
+  /** One `emitWithAck` and its answer; a disconnect, a timeout or an abort ends it at once. */
+  const exchange = async (envelopes: readonly EmitEnvelope[], signal: AbortSignal): Promise<DeliveryResult[]> => {
+    // Socket.IO buffers what is emitted while disconnected and sends it on reconnect, long after
+    // this call gave up: fail at once instead, and let the outbox resend in order.
+    if (!socket.connected)
+      return fail(envelopes, { kind: 'network', message: 'The socket is disconnected.', retryable: true })
+    const body = batchMode ? { envelopes: envelopes.map(wire) } : wire(envelopes[0] as EmitEnvelope)
+    let stop = () => {}
+    const interrupted = new Promise<never>((_, reject) => {
+      const disconnected = () => reject(new Error('The socket disconnected before the server answered.'))
+      const aborted = () => reject(signal.reason)
+      socket.on('disconnect', disconnected)
+      signal.addEventListener('abort', aborted)
+      stop = () => {
+        socket.off('disconnect', disconnected)
+        signal.removeEventListener('abort', aborted)
+      }
+    })
+    const answer = socket.timeout(timeoutMs).emitWithAck(event, body)
+    try {
+      return read(envelopes, await Promise.race([answer, interrupted]))
+    } catch (error) {
+      if (signal.aborted) throw signal.reason
+      const timedOut = error instanceof Error && /timed out/.test(error.message)
+      return fail(envelopes, {
+        kind: 'network',
+        message: timedOut
+          ? `No ack for '${event}' within ${timeoutMs} ms.`
+          : error instanceof Error
+            ? error.message
+            : String(error),
+        retryable: true,
+        ...(timedOut ? { hint: `Check that the server handles '${event}' and answers its ack callback.` } : {}),
+      })
+    } finally {
+      stop()
+      answer.catch(() => {}) // settled or abandoned: never an unhandled rejection
+      interrupted.catch(() => {})
+    }
+  }
+
   return {
     maxBatch,
     async send(envelopes, signal) {
       if (envelopes.length === 0) return []
       signal.throwIfAborted()
-      // Socket.IO buffers what is emitted while disconnected and sends it on reconnect, long after
-      // this call gave up: fail at once instead, and let the outbox resend in order.
-      if (!socket.connected)
-        return fail(envelopes, { kind: 'network', message: 'The socket is disconnected.', retryable: true })
-      const body = batchMode ? { envelopes: envelopes.map(wire) } : wire(envelopes[0] as EmitEnvelope)
-      let stop = () => {}
-      const interrupted = new Promise<never>((_, reject) => {
-        const disconnected = () => reject(new Error('The socket disconnected before the server answered.'))
-        const aborted = () => reject(signal.reason)
-        socket.on('disconnect', disconnected)
-        signal.addEventListener('abort', aborted)
-        stop = () => {
-          socket.off('disconnect', disconnected)
-          signal.removeEventListener('abort', aborted)
+      if (!batchMode) return exchange(envelopes, signal)
+      // A message larger than the server's `maxHttpBufferSize` (1 MB by default) closes the
+      // connection, and the same batch would close it again on every retry: big batches go as
+      // several messages, one after the other, each well under that size.
+      const results: DeliveryResult[] = []
+      for (const part of parts(envelopes)) {
+        if (results.some((r) => !r.ok && r.error.retryable)) {
+          // The server would hold these behind the unsettled one: keep the lane's order.
+          results.push(...fail(part, { kind: 'rejected', code: 'lane-blocked', message: WAITS, retryable: true }))
+          continue
         }
-      })
-      const exchange = socket.timeout(timeoutMs).emitWithAck(event, body)
-      try {
-        return read(envelopes, await Promise.race([exchange, interrupted]))
-      } catch (error) {
-        if (signal.aborted) throw signal.reason
-        const timedOut = error instanceof Error && /timed out/.test(error.message)
-        return fail(envelopes, {
-          kind: 'network',
-          message: timedOut
-            ? `No ack for '${event}' within ${timeoutMs} ms.`
-            : error instanceof Error
-              ? error.message
-              : String(error),
-          retryable: true,
-          ...(timedOut ? { hint: `Check that the server handles '${event}' and answers its ack callback.` } : {}),
-        })
-      } finally {
-        stop()
-        exchange.catch(() => {}) // settled or abandoned: never an unhandled rejection
-        interrupted.catch(() => {})
+        results.push(...(await exchange(part, signal)))
       }
+      return results
     },
   }
+}
+
+const WAITS = 'An earlier event in this lane was not delivered; this one waits to keep the order.'
+
+/** Characters of JSON per batch message: at most 3 bytes each in UTF-8, so under 1 MB. */
+const MAX_MESSAGE_CHARS = 300_000
+
+/** Splits envelopes, in order, into runs whose JSON stays within `MAX_MESSAGE_CHARS` (at least one each). */
+function parts(envelopes: readonly EmitEnvelope[]): EmitEnvelope[][] {
+  const runs: EmitEnvelope[][] = []
+  let run: EmitEnvelope[] = []
+  let size = 0
+  for (const envelope of envelopes) {
+    const length = JSON.stringify(wire(envelope)).length
+    if (run.length > 0 && size + length > MAX_MESSAGE_CHARS) {
+      runs.push(run)
+      run = []
+      size = 0
+    }
+    run.push(envelope)
+    size += length
+  }
+  runs.push(run)
+  return runs
 }

@@ -174,6 +174,25 @@ describe('socketTransport against a real Socket.IO server', () => {
     expect(server.applied.size).toBe(2)
   })
 
+  it('splits a batch too big for one message, and holds the rest of the lane behind a part that failed', async () => {
+    const server = await startServer() // socket.io's default maxHttpBufferSize: 1 MB
+    const socket = connect(server.url)
+    await connected(socket)
+    const big = (n: number) => ({ ...envelope(n), payload: { chatId: 'c', text: 'x'.repeat(250_000) } })
+    const transport = socketTransport(socket, { batch: true })
+    const results = await transport.send([1, 2, 3, 4, 5].map(big), signal())
+    expect(results.map((r) => r.ok)).toEqual([true, true, true, true, true])
+    expect(server.received()).toBe(5) // 1.25 MB in one message would close the connection
+    expect(server.laneLog.get('c')).toEqual([1, 2, 3, 4, 5].map((n) => envelope(n).emitId))
+
+    const busy = await startServer({ answer: () => ({ ok: false, code: 'busy', retryable: true }) })
+    const other = connect(busy.url)
+    await connected(other)
+    const held = await socketTransport(other, { batch: true }).send([1, 2, 3].map(big), signal())
+    expect(held.map((r) => !r.ok && r.error.code)).toEqual(['busy', 'lane-blocked', 'lane-blocked'])
+    expect(busy.received()).toBe(1)
+  })
+
   it('refuses a reserved event name and a bad timeout at creation', () => {
     const socket = connect('http://127.0.0.1:1', false)
     expect(() => socketTransport(socket, { event: 'disconnect' })).toThrow(TypeError)

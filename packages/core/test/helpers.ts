@@ -1,8 +1,8 @@
 import { idbStorage } from '../src/idb-storage.ts'
-import { manualNetwork } from '../src/network.ts'
 import { createOutbox } from '../src/outbox.ts'
 import { RECORD_VERSION } from '../src/record.ts'
-import type { Clock, DeliveryResult, EmitEnvelope, OutboxOptions, Transport } from '../src/types.ts'
+import { manualNetwork, testClock } from '../src/testing.ts'
+import type { DeliveryResult, EmitEnvelope, OutboxOptions, Transport } from '../src/types.ts'
 import { createIdFactory } from '../src/ulid.ts'
 
 /** A persistenceKey no other test uses. */
@@ -25,39 +25,8 @@ export async function until(condition: () => boolean, max = 500) {
   throw new Error('condition not met')
 }
 
-/** A manual clock: time moves only when a test advances it, running due timers in order. */
-export function fakeClock(start = 1_700_000_000_000) {
-  let now = start
-  let nextId = 0
-  const timers = new Map<number, { at: number; fn: () => void }>()
-  const clock = {
-    now: () => now,
-    setTimeout: (fn: () => void, ms: number) => {
-      const id = ++nextId
-      timers.set(id, { at: now + Math.max(0, ms), fn })
-      return id
-    },
-    clearTimeout: (id: unknown) => void timers.delete(id as number),
-    /** Moves time forward by `ms`, firing each due timer at its own time and settling promises between. */
-    async advance(ms: number) {
-      const target = now + ms
-      await tick()
-      for (;;) {
-        let due: [number, { at: number; fn: () => void }] | undefined
-        for (const t of timers) if (t[1].at <= target && (!due || t[1].at < due[1].at)) due = t
-        if (!due) break
-        timers.delete(due[0])
-        now = Math.max(now, due[1].at)
-        due[1].fn()
-        await tick()
-      }
-      now = target
-      await tick()
-    },
-    timerCount: () => timers.size,
-  } satisfies Clock & Record<string, unknown>
-  return clock
-}
+/** A manual clock: time moves only when a test advances it, running due timers in order (the kit's). */
+export const fakeClock = testClock
 
 export type Reply = DeliveryResult[] | Promise<DeliveryResult[]> | Error
 

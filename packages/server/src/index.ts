@@ -8,6 +8,14 @@ export { memoryStore } from './memory-store.ts'
 export type { NodeListener, NodeRequest, NodeResponse } from './node.ts'
 export { toNodeListener } from './node.ts'
 export type {
+  OutboxServerSocket,
+  OutboxSocketHandler,
+  OutboxSocketHandlerOptions,
+  SocketAnswer,
+  SocketApplyContext,
+} from './socket.ts'
+export { createOutboxSocketHandler } from './socket.ts'
+export type {
   Ack,
   AckResult,
   ApplyContext,

@@ -93,9 +93,14 @@ export function readAppAck(read: AckReader, answer: Answer, envelope: EmitEnvelo
   try {
     fields = read(answer, envelope)
   } catch (error) {
-    return invalid(emitId, `httpTransport’s ack threw: ${error instanceof Error ? error.message : String(error)}`, ACK_REFUSED)
+    return invalid(
+      emitId,
+      `httpTransport’s ack threw: ${error instanceof Error ? error.message : String(error)}`,
+      ACK_REFUSED,
+    )
   }
-  if (isRecord(fields)) return { emitId, ok: true, ack: Object.assign({ ok: true, emitId }, fields, { ok: true, emitId }) }
+  if (isRecord(fields))
+    return { emitId, ok: true, ack: Object.assign({ ok: true, emitId }, fields, { ok: true, emitId }) }
   if (fields !== undefined)
     return invalid(emitId, 'httpTransport’s ack returned something other than an object or undefined.', ACK_REFUSED)
   if (answer.body === undefined) return invalid(emitId, NOT_JSON)

@@ -24,8 +24,7 @@ const defaultHard: ReadonlySet<number> = new Set(DEFAULT_HARD)
  * applies it with the outbox's `hardErrorCodes`; a transport reports it with the defaults, for
  * callers that use the transport alone, and the outbox replaces that answer.
  */
-export const isRetryableStatus = (status: number, hard: ReadonlySet<number> = defaultHard): boolean =>
-  !hard.has(status)
+export const isRetryableStatus = (status: number, hard: ReadonlySet<number> = defaultHard): boolean => !hard.has(status)
 
 /** Fills in defaults once, so the hot path never checks for undefined. */
 export function normalizeRetry(options: RetryOptions = {}): RetryPolicy {

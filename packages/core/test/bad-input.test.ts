@@ -685,7 +685,11 @@ describe('malformed server answers through httpTransport (real node:http on 127.
     ['no results member', () => ({ ok: true }), ['retry', 'retry', 'retry']],
     ['results as a string', () => ({ results: 'ok' }), ['retry', 'retry', 'retry']],
     ['JSON null (not the outbox’s shape)', () => null, ['fail', 'fail', 'fail']],
-    ['a JSON array (not the outbox’s shape)', (ids) => ids.map((id) => ackOf({ emitId: id })), ['fail', 'fail', 'fail']],
+    [
+      'a JSON array (not the outbox’s shape)',
+      (ids) => ids.map((id) => ackOf({ emitId: id })),
+      ['fail', 'fail', 'fail'],
+    ],
     ['fewer results than envelopes', (ids) => ({ results: [ackOf({ emitId: ids[0] })] }), ['ack', 'retry', 'retry']],
     [
       'more results than envelopes, with foreign ids',

@@ -2,9 +2,9 @@ import { isRecord } from './record.ts'
 import type { DeliveryError, DeliveryResult, EmitEnvelope } from './types.ts'
 
 /** A 2xx answer as an `ack` reads it: `body` is the parsed JSON, or undefined when empty or not JSON. */
-export type Answer = { status: number; headers: Headers; body: unknown }
+export type HttpAnswer = { status: number; headers: Headers; body: unknown }
 /** Reads an answer of the app's own API: the ack's fields, or undefined when it is not an ack. */
-export type AckReader = (answer: Answer, envelope: EmitEnvelope) => Record<string, unknown> | undefined
+export type AckReader = (answer: HttpAnswer, envelope: EmitEnvelope) => Record<string, unknown> | undefined
 
 const invalid = (emitId: string, message: string, hint?: string): DeliveryResult => {
   // Retried unless there is a hint: a hint says why trying again cannot help.
@@ -13,17 +13,16 @@ const invalid = (emitId: string, message: string, hint?: string): DeliveryResult
   return { emitId, ok: false, error }
 }
 
-const NOT_JSON = 'The server answered 2xx with something that is not JSON (a captive portal’s page?).'
-const OTHER_PROTOCOL =
-  'This endpoint answers in its own format, not with outbox acks. Map events to its API with httpTransport’s request and ack options.'
-const ACK_REFUSED = 'Check httpTransport’s request and ack options: ack must return the fields of this answer.'
+const NOT_JSON = 'The server answered with something that is not a JSON ack.'
+/** One hint for every answer no retry can turn into an ack: the transport is set up for another API. */
+export const MAPPING_HINT = "Describe the server's API with httpTransport's request and ack options."
 
 /** Whether a JSON answer is in the outbox's shape at all (a boolean `ok`, or `results`). */
 const outboxShaped = (body: unknown) => isRecord(body) && (typeof body.ok === 'boolean' || 'results' in body)
 
-/** A JSON answer from a server that speaks another protocol: no retry can turn it into an ack. */
+/** A JSON answer from a server that speaks another protocol. */
 const otherProtocol = (emitId: string): DeliveryResult =>
-  invalid(emitId, 'The server answered 2xx with JSON that is not an outbox ack.', OTHER_PROTOCOL)
+  invalid(emitId, 'The server answered with JSON that is not an outbox ack.', MAPPING_HINT)
 
 /**
  * Reads one ack: `{ ok: true, emitId, ...ids }` for this envelope, or `{ ok: false, code,
@@ -87,22 +86,17 @@ export const restAck: AckReader = ({ status, headers, body }) => {
  * No ack: retried when the answer is not JSON (a portal), failed at once when it is (retrying the
  * same answer cannot help).
  */
-export function readAppAck(read: AckReader, answer: Answer, envelope: EmitEnvelope): DeliveryResult {
+export function readAppAck(read: AckReader, answer: HttpAnswer, envelope: EmitEnvelope): DeliveryResult {
   const { emitId } = envelope
   let fields: unknown
   try {
     fields = read(answer, envelope)
   } catch (error) {
-    return invalid(
-      emitId,
-      `httpTransport’s ack threw: ${error instanceof Error ? error.message : String(error)}`,
-      ACK_REFUSED,
-    )
+    return invalid(emitId, `httpTransport's ack threw: ${String(error)}`, MAPPING_HINT)
   }
   if (isRecord(fields))
     return { emitId, ok: true, ack: Object.assign({ ok: true, emitId }, fields, { ok: true, emitId }) }
-  if (fields !== undefined)
-    return invalid(emitId, 'httpTransport’s ack returned something other than an object or undefined.', ACK_REFUSED)
-  if (answer.body === undefined) return invalid(emitId, NOT_JSON)
-  return invalid(emitId, `The server’s ${answer.status} answer is not an ack, says httpTransport’s ack.`, ACK_REFUSED)
+  return fields === undefined && answer.body === undefined
+    ? invalid(emitId, NOT_JSON)
+    : invalid(emitId, `httpTransport's ack did not take the ${answer.status} answer as an ack.`, MAPPING_HINT)
 }

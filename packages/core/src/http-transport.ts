@@ -1,5 +1,5 @@
 import ky, { type BeforeRequestHook, type KyInstance, TimeoutError } from 'ky'
-import { type AckReader, readAck, readAppAck, readBatchAcks, restAck } from './ack.ts'
+import { type AckReader, MAPPING_HINT, readAck, readAppAck, readBatchAcks, restAck } from './ack.ts'
 import { isRecord } from './record.ts'
 import { isRetryableStatus } from './retry.ts'
 import { parseRetryAfter } from './retry-after.ts'
@@ -44,7 +44,7 @@ export type HttpTransportOptions = {
 }
 
 /** A request ready to go: what `send` and the page-hide beacon both send. */
-type Call = { url: string; method: string; headers: Record<string, string>; body?: string }
+type Call = { url: string; method: string; headers: Record<string, string>; body?: string | undefined }
 
 /** Budget of all `keepalive` request bodies in flight, per the Fetch standard. */
 const KEEPALIVE_BYTES = 64 * 1024
@@ -128,7 +128,8 @@ const mergeHeaders = (...parts: Array<Record<string, string> | undefined>): Reco
   return out
 }
 const JSON_TYPE = { 'content-type': 'application/json' }
-const isOptionalString = (v: unknown) => v === undefined || typeof v === 'string'
+const isOptional = (v: unknown, check: (v: unknown) => boolean = (v) => typeof v === 'string') =>
+  v === undefined || check(v)
 
 /** A `request` that throws or answers nonsense fails its item at once: trying again maps it the same way. */
 const unmapped = (envelopes: readonly EmitEnvelope[], error: unknown): DeliveryResult[] =>
@@ -137,9 +138,9 @@ const unmapped = (envelopes: readonly EmitEnvelope[], error: unknown): DeliveryR
     error: {
       kind: 'rejected',
       code: 'request',
-      message: `httpTransport’s request could not map this event: ${error instanceof Error ? error.message : String(error)}`,
+      message: `httpTransport's request failed: ${String(error)}`,
       retryable: false,
-      hint: 'Fix httpTransport’s request option for this event, then retry it, or discard it.',
+      hint: MAPPING_HINT,
     },
   })
 
@@ -152,12 +153,10 @@ const unmapped = (envelopes: readonly EmitEnvelope[], error: unknown): DeliveryR
 export function httpTransport(options: HttpTransportOptions): Transport {
   const { request, url } = options
   const batchMode = options.batch !== undefined && options.batch !== false
-  if (request !== undefined && typeof request !== 'function')
-    throw new TypeError('httpTransport: request must be a function (envelope) => { url?, method?, body?, headers? }.')
-  if (options.ack !== undefined && typeof options.ack !== 'function')
-    throw new TypeError('httpTransport: ack must be a function (answer, envelope) => fields | undefined.')
-  if (request && batchMode)
-    throw new TypeError('httpTransport: request maps one envelope to one request; it cannot be used with batch.')
+  for (const name of ['request', 'ack'] as const)
+    if (options[name] !== undefined && typeof options[name] !== 'function')
+      throw new TypeError(`httpTransport: ${name} must be a function.`)
+  if (request && batchMode) throw new TypeError('httpTransport: request sends one event per request, not with batch.')
   const readAnswer = options.ack ?? (request && restAck)
   const maxBatch = batchMode ? Math.max(1, (typeof options.batch === 'object' && options.batch.maxItems) || 50) : 1
   const timeoutMs = options.timeoutMs ?? 10_000
@@ -204,22 +203,15 @@ export function httpTransport(options: HttpTransportOptions): Transport {
       return { url, method: 'POST', headers: mergeHeaders(base, JSON_TYPE, key), body }
     }
     const spec: unknown = request(first)
-    if (
-      !isRecord(spec) ||
-      !isOptionalString(spec.url) ||
-      !isOptionalString(spec.method) ||
-      (spec.headers !== undefined && !isRecord(spec.headers))
-    )
-      throw new TypeError('request must return { url?, method?, body?, headers? }.')
+    if (!isRecord(spec) || !isOptional(spec.url) || !isOptional(spec.method) || !isOptional(spec.headers, isRecord))
+      throw new TypeError('not a { url?, method?, body?, headers? }')
     const method = ((spec.method as string | undefined) ?? 'POST').toUpperCase()
     const bodyless = method === 'GET' || method === 'HEAD'
     const value = 'body' in spec ? spec.body : bodyless ? undefined : wire(first)
     const body = value === undefined ? undefined : JSON.stringify(value)
-    if (body !== undefined && bodyless) throw new TypeError(`a ${method} request has no body.`)
+    if (body !== undefined && bodyless) throw new TypeError(`a body for ${method}`)
     const headers = mergeHeaders(base, body === undefined ? undefined : JSON_TYPE, key, spec.headers as never)
-    return body === undefined
-      ? { url: resolve(spec.url as string | undefined), method, headers }
-      : { url: resolve(spec.url as string | undefined), method, headers, body }
+    return { url: resolve(spec.url as string | undefined), method, headers, body }
   }
 
   const readResults = (envelopes: readonly EmitEnvelope[], response: Response, json: unknown): DeliveryResult[] => {

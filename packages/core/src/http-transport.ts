@@ -1,12 +1,26 @@
 import ky, { type BeforeRequestHook, type KyInstance, TimeoutError } from 'ky'
-import { readAck, readBatchAcks } from './ack.ts'
-import { defaultHardErrorCodes } from './retry.ts'
+import { type AckReader, MAPPING_HINT, readAck, readAppAck, readBatchAcks, restAck } from './ack.ts'
+import { readJson } from './read-json.ts'
+import { isRecord } from './record.ts'
+import { isRetryableStatus } from './retry.ts'
 import { parseRetryAfter } from './retry-after.ts'
 import type { DeliveryResult, EmitEnvelope, Transport } from './types.ts'
 
+/** One request of an API the app already has, for one envelope. */
+export type HttpRequest = {
+  /** Absolute, or resolved against the transport's `url`. Default: the transport's `url`. */
+  url?: string
+  /** Default `'POST'`. */
+  method?: string
+  /** JSON-encoded. Key absent: the envelope (no body for GET and HEAD); present but undefined: no body. */
+  body?: unknown
+  /** Added to the transport's headers (and win over them, `Idempotency-Key` included). */
+  headers?: Record<string, string>
+}
+
 export type HttpTransportOptions = {
   url: string
-  /** Default false; `maxItems` defaults to 50. */
+  /** Default false; `maxItems` defaults to 50. Not with `request`. */
   batch?: boolean | { maxItems?: number }
   /** Computed per send and never persisted (auth tokens belong here). */
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>)
@@ -17,58 +31,27 @@ export type HttpTransportOptions = {
    * `fetch` and undici's `dispatcher` are used; other fetch-only options belong in that `fetch`.
    */
   ky?: KyInstance
+  /**
+   * Maps each envelope to one request of an API the app already has, e.g. `user:message` →
+   * `POST /api/chats/{chatId}/messages` with the payload as body. `Idempotency-Key` is sent as always.
+   */
+  request?: (envelope: EmitEnvelope) => HttpRequest
+  /**
+   * Reads a 2xx answer (only those): the ack's fields, or undefined when it is not an ack. `body` is
+   * the parsed JSON, or undefined when the answer is empty or not JSON. Default with `request`: JSON
+   * is an ack (an object its fields, any other value `{ body }`), and so is an empty 2xx.
+   */
+  ack?: AckReader
 }
+
+/** A request ready to go: what `send` and the page-hide beacon both send. */
+type Call = { url: string; method: string; headers: Record<string, string>; body?: string | undefined }
 
 /** Budget of all `keepalive` request bodies in flight, per the Fetch standard. */
 const KEEPALIVE_BYTES = 64 * 1024
-const hard = new Set(defaultHardErrorCodes)
 
 const fail = (envelopes: readonly EmitEnvelope[], result: Omit<Extract<DeliveryResult, { ok: false }>, 'emitId'>) =>
   envelopes.map((e) => ({ ...result, emitId: e.emitId }))
-
-/** Answers larger than this are not read: no ack is that big. */
-const MAX_ANSWER_BYTES = 1024 * 1024
-
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
-/** Reads a JSON answer, at most `MAX_ANSWER_BYTES`; anything else (HTML, truncated, huge) is undefined. */
-const readJson = async (response: Response): Promise<unknown> => {
-  const type = response.headers.get('content-type') ?? ''
-  if (!/\bjson\b/i.test(type) || !response.body) {
-    await response.body?.cancel().catch(() => {})
-    return undefined
-  }
-  // A declared length within the cap: the browser reads the body in one go (HTTP framing stops
-  // it at that length). Otherwise chunk by chunk, counting.
-  const length = response.headers.get('content-length') ?? ''
-  if (/^\d{1,7}$/.test(length) && Number(length) <= MAX_ANSWER_BYTES) return parseJson(await response.text())
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > MAX_ANSWER_BYTES) {
-      await reader.cancel().catch(() => {})
-      return undefined
-    }
-    chunks.push(value)
-  }
-  const bytes = new Uint8Array(size)
-  let at = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, at)
-    at += chunk.byteLength
-  }
-  return parseJson(new TextDecoder().decode(bytes))
-}
 
 /**
  * Sends ky's request as it is, with ky's `fetch`. ky clones each request before it sends it, so
@@ -95,13 +78,43 @@ const wire = (envelope: EmitEnvelope): EmitEnvelope => {
   return keys ? { emitId, event, payload, keys, lane, createdAt } : { emitId, event, payload, lane, createdAt }
 }
 
+/** Header names in lower case, so that a later part replaces an earlier one whatever the case. */
+const mergeHeaders = (...parts: Array<Record<string, string> | undefined>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const part of parts) for (const name in part ?? {}) out[name.toLowerCase()] = String(part?.[name])
+  return out
+}
+const JSON_TYPE = { 'content-type': 'application/json' }
+const isOptional = (v: unknown, check: (v: unknown) => boolean = (v) => typeof v === 'string') =>
+  v === undefined || check(v)
+
+/** A `request` that throws or answers nonsense fails its item at once: trying again maps it the same way. */
+const unmapped = (envelopes: readonly EmitEnvelope[], error: unknown): DeliveryResult[] =>
+  fail(envelopes, {
+    ok: false,
+    error: {
+      kind: 'rejected',
+      code: 'request',
+      message: `httpTransport's request failed: ${String(error)}`,
+      retryable: false,
+      hint: MAPPING_HINT,
+    },
+  })
+
 /**
  * Sends envelopes with ky: `POST url` with the envelope and an `Idempotency-Key` header, or in
- * batch mode `{ envelopes: [...] }` answered by `{ results: [...] }`. Only a valid JSON ack counts
- * as delivered; a 2xx that is anything else (a captive portal's HTML page) is retried.
+ * batch mode `{ envelopes: [...] }` answered by `{ results: [...] }`; with `request`, one request
+ * of the app's own API per envelope, read by `ack`. Only an ack counts as delivered: a 2xx that is
+ * not JSON (a captive portal's page) is retried, JSON that is no ack fails at once.
  */
 export function httpTransport(options: HttpTransportOptions): Transport {
+  const { request, url } = options
   const batchMode = options.batch !== undefined && options.batch !== false
+  for (const name of ['request', 'ack'] as const)
+    if (options[name] !== undefined && typeof options[name] !== 'function')
+      throw new TypeError(`httpTransport: ${name} must be a function.`)
+  if (request && batchMode) throw new TypeError('httpTransport: request sends one event per request, not with batch.')
+  const readAnswer = options.ack ?? (request && restAck)
   const maxBatch = batchMode ? Math.max(1, (typeof options.batch === 'object' && options.batch.maxItems) || 50) : 1
   const timeoutMs = options.timeoutMs ?? 10_000
   const client = (options.ky ?? ky).extend({
@@ -122,17 +135,50 @@ export function httpTransport(options: HttpTransportOptions): Transport {
     } catch {}
     return {}
   }
-
-  const headersFor = async (envelopes: readonly EmitEnvelope[]): Promise<Record<string, string>> => {
+  const sendHeaders = async (): Promise<Record<string, string>> => {
     const base = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {})
     lastHeaders = { ...base }
-    const first = envelopes[0]
-    return !batchMode && first ? { ...base, 'idempotency-key': `"${first.emitId}"` } : { ...base }
+    return lastHeaders
+  }
+
+  /** Absolute, or against the transport's `url` (itself against the page, in a browser). */
+  const resolve = (to: string | undefined): string => {
+    if (to === undefined) return url
+    try {
+      return new URL(to, new URL(url, globalThis.location?.href)).href
+    } catch {
+      return to
+    }
+  }
+
+  /** The request for these envelopes (one, unless batching); throws when `request` answers nonsense. */
+  const callFor = (envelopes: readonly EmitEnvelope[], base: Record<string, string>): Call => {
+    const first = envelopes[0] as EmitEnvelope
+    const key = batchMode ? undefined : { 'idempotency-key': `"${first.emitId}"` }
+    if (!request) {
+      const body = JSON.stringify(batchMode ? { envelopes: envelopes.map(wire) } : wire(first))
+      return { url, method: 'POST', headers: mergeHeaders(base, JSON_TYPE, key), body }
+    }
+    const spec: unknown = request(first)
+    if (!isRecord(spec) || !isOptional(spec.url) || !isOptional(spec.method) || !isOptional(spec.headers, isRecord))
+      throw new TypeError('not a { url?, method?, body?, headers? }')
+    const method = ((spec.method as string | undefined) ?? 'POST').toUpperCase()
+    const bodyless = method === 'GET' || method === 'HEAD'
+    const value = 'body' in spec ? spec.body : bodyless ? undefined : wire(first)
+    const body = value === undefined ? undefined : JSON.stringify(value)
+    if (body !== undefined && bodyless) throw new TypeError(`a body for ${method}`)
+    const headers = mergeHeaders(base, body === undefined ? undefined : JSON_TYPE, key, spec.headers as never)
+    return { url: resolve(spec.url as string | undefined), method, headers, body }
   }
 
   const readResults = (envelopes: readonly EmitEnvelope[], response: Response, json: unknown): DeliveryResult[] => {
-    if (response.ok)
+    if (response.ok) {
+      if (readAnswer) {
+        const answer = { status: response.status, headers: response.headers, body: json }
+        return envelopes.map((e) => readAppAck(readAnswer, answer, e))
+      }
       return batchMode ? readBatchAcks(envelopes, json) : [readAck((envelopes[0] as EmitEnvelope).emitId, json)]
+    }
     const status = response.status
     const reason = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
     const retryAfterMs =
@@ -146,15 +192,13 @@ export function httpTransport(options: HttpTransportOptions): Transport {
           typeof reason.message === 'string'
             ? reason.message
             : `HTTP ${status}${response.statusText ? ` ${response.statusText}` : ''}`,
-        retryable: !hard.has(status),
+        // The default verdict, for callers of the transport alone; an outbox classifies again with its hardErrorCodes.
+        retryable: isRetryableStatus(status),
         ...(typeof reason.hint === 'string' ? { hint: reason.hint } : {}),
       },
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     })
   }
-
-  const body = (envelopes: readonly EmitEnvelope[]) =>
-    batchMode ? { envelopes: envelopes.map(wire) } : wire(envelopes[0] as EmitEnvelope)
 
   return {
     maxBatch,
@@ -180,8 +224,15 @@ export function httpTransport(options: HttpTransportOptions): Transport {
         }, timeoutMs)
       })
       const exchange = (async () => {
-        const headers = await headersFor(envelopes)
-        const response = await client.post(options.url, { json: body(envelopes), headers, signal: deadline.signal })
+        const base = await sendHeaders()
+        let call: Call
+        try {
+          call = callFor(envelopes, base)
+        } catch (error) {
+          return unmapped(envelopes, error)
+        }
+        const { method, headers, body } = call
+        const response = await client(call.url, { method, headers, body, signal: deadline.signal })
         return readResults(envelopes, response, await readJson(response))
       })()
       try {
@@ -198,15 +249,21 @@ export function httpTransport(options: HttpTransportOptions): Transport {
     sendBeacon(groups) {
       if (typeof fetch !== 'function') return
       let budget = KEEPALIVE_BYTES
+      const base = beaconHeaders()
       for (const group of groups) {
         if (group.length === 0) continue
-        const text = JSON.stringify(body(group))
+        let call: Call
+        try {
+          call = callFor(group, base)
+        } catch {
+          continue // its lane waits for the next session, where the failure is reported
+        }
+        const text = call.body ?? ''
         budget -= text.length * 3 > budget ? new TextEncoder().encode(text).length : text.length
         if (budget < 0) return
-        const headers: Record<string, string> = { ...beaconHeaders(), 'content-type': 'application/json' }
-        if (!batchMode) headers['idempotency-key'] = `"${(group[0] as EmitEnvelope).emitId}"`
+        const { method, headers, body } = call
         // Fire and forget: the items stay stored until a later session sees their ack.
-        fetch(options.url, { method: 'POST', keepalive: true, headers, body: text }).catch(() => {})
+        fetch(call.url, { method, keepalive: true, headers, body }).catch(() => {})
       }
     },
   }

@@ -17,6 +17,14 @@ const DEFAULT_HARD = [
 
 /** Statuses that fail at once by default: every 4xx but 408, 409, 425 and 429; plus 501. */
 export const defaultHardErrorCodes: readonly number[] = DEFAULT_HARD
+const defaultHard: ReadonlySet<number> = new Set(DEFAULT_HARD)
+
+/**
+ * The one rule for HTTP statuses: a status is retried unless it is a hard error code. `classify`
+ * applies it with the outbox's `hardErrorCodes`; a transport reports it with the defaults, for
+ * callers that use the transport alone, and the outbox replaces that answer.
+ */
+export const isRetryableStatus = (status: number, hard: ReadonlySet<number> = defaultHard): boolean => !hard.has(status)
 
 /** Fills in defaults once, so the hot path never checks for undefined. */
 export function normalizeRetry(options: RetryOptions = {}): RetryPolicy {
@@ -59,10 +67,14 @@ export function hintFor(error: DeliveryError): string {
   return 'Delivery kept failing. Retry when the connection is better, or discard it.'
 }
 
-/** Applies this outbox's `hardErrorCodes` to an HTTP error the transport classified. */
+/**
+ * Where an outbox decides whether an HTTP status is retried: its `hardErrorCodes` replace what the
+ * transport reported. Other kinds keep the transport's verdict (an answer that is not an ack
+ * because the server speaks another protocol stays terminal).
+ */
 export function classify(policy: RetryPolicy, error: DeliveryError): DeliveryError {
   if (error.kind !== 'http' || typeof error.code !== 'number') return error
-  const retryable = !policy.hard.has(error.code)
+  const retryable = isRetryableStatus(error.code, policy.hard)
   return retryable === error.retryable ? error : { ...error, retryable }
 }
 

@@ -519,13 +519,15 @@ describe('malformed server answers through httpTransport (real node:http on 127.
     [
       'ok as a string',
       (res, body) => json(200, { ok: 'true', emitId: body.emitId })(res, body, {} as IncomingMessage),
-      'retry',
+      'fail',
       ['invalid-ack'],
     ],
-    ['JSON null', json(200, 'null'), 'retry', ['invalid-ack']],
-    ['a JSON array', json(200, [{ ok: true }]), 'retry', ['invalid-ack']],
-    ['a JSON string', json(200, '"ok"'), 'retry', ['invalid-ack']],
-    ['a JSON number', json(200, '1'), 'retry', ['invalid-ack']],
+    // JSON without the outbox's shape (no boolean ok): another protocol, which no retry fixes.
+    ['JSON null', json(200, 'null'), 'fail', ['invalid-ack']],
+    ['a JSON array', json(200, [{ ok: true }]), 'fail', ['invalid-ack']],
+    ['a JSON string', json(200, '"ok"'), 'fail', ['invalid-ack']],
+    ['a JSON number', json(200, '1'), 'fail', ['invalid-ack']],
+    ['a REST answer (201 { id, text })', json(201, { id: 'm-1', text: 'hi' }), 'fail', ['invalid-ack']],
     [
       'trailing garbage after the ack',
       (res, body) => json(200, `${JSON.stringify(ackOf(body))}}}`)(res, body, {} as IncomingMessage),
@@ -565,7 +567,7 @@ describe('malformed server answers through httpTransport (real node:http on 127.
       ['invalid-ack'],
     ],
     ['a huge JSON array (8 MiB)', json(200, `[${'0,'.repeat(4 * 1024 * 1024)}0]`), 'retry', ['invalid-ack']],
-    ['JSON nested 100 000 deep', json(200, `${'['.repeat(100_000)}${']'.repeat(100_000)}`), 'retry', ['invalid-ack']],
+    ['JSON nested 100 000 deep', json(200, `${'['.repeat(100_000)}${']'.repeat(100_000)}`), 'fail', ['invalid-ack']],
     ['a rejection without a code', json(200, { ok: false }), 'retry', ['invalid-ack']],
     ['a rejection with an object code', json(200, { ok: false, code: {} }), 'retry', ['invalid-ack']],
     ['a retryable rejection', json(200, { ok: false, code: 'busy', retryable: true }), 'retry', ['rejected']],
@@ -682,7 +684,12 @@ describe('malformed server answers through httpTransport (real node:http on 127.
     ['results: null', () => ({ results: null }), ['retry', 'retry', 'retry']],
     ['no results member', () => ({ ok: true }), ['retry', 'retry', 'retry']],
     ['results as a string', () => ({ results: 'ok' }), ['retry', 'retry', 'retry']],
-    ['JSON null', () => null, ['retry', 'retry', 'retry']],
+    ['JSON null (not the outbox’s shape)', () => null, ['fail', 'fail', 'fail']],
+    [
+      'a JSON array (not the outbox’s shape)',
+      (ids) => ids.map((id) => ackOf({ emitId: id })),
+      ['fail', 'fail', 'fail'],
+    ],
     ['fewer results than envelopes', (ids) => ({ results: [ackOf({ emitId: ids[0] })] }), ['ack', 'retry', 'retry']],
     [
       'more results than envelopes, with foreign ids',
@@ -739,7 +746,10 @@ describe('malformed server answers through httpTransport (real node:http on 127.
       // Exactly one place for every item: nothing silently gone.
       expect([acked.has(id), pending.has(id), failed.has(id)].filter(Boolean)).toHaveLength(1)
       if (expected === 'ack') expect(acked.has(id)).toBe(true)
-      if (expected === 'fail') expect(failed.get(id)?.error).toMatchObject({ kind: 'rejected', retryable: false })
+      if (expected === 'fail') {
+        expect(failed.get(id)?.error.retryable).toBe(false)
+        expect(['rejected', 'invalid-ack']).toContain(failed.get(id)?.error.kind)
+      }
       if (expected === 'retry') {
         expect(pending.get(id)?.status).toBe('waiting')
         expect(['invalid-ack', 'rejected']).toContain(pending.get(id)?.lastError?.kind)

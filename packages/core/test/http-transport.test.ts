@@ -122,12 +122,26 @@ describe('httpTransport', () => {
     ['an HTML page (captive portal)', { headers: { 'content-type': 'text/html' }, body: '<html>Sign in</html>' }],
     ['truncated JSON', { body: '{"ok":tr' }],
     ['an ack for another event', { body: JSON.stringify({ ok: true, emitId: 'other' }) }],
-    ['an empty object', { body: '{}' }],
-    ['a JSON array', { body: '[]' }],
-  ])('takes a 2xx with %s as invalid-ack, never as delivered', async (_name, answer) => {
+    ['a rejection without a code', { body: JSON.stringify({ ok: false }) }],
+    ['a batch answer to a single send', { body: JSON.stringify({ results: [] }) }],
+  ])('takes a 2xx with %s as invalid-ack to retry, never as delivered', async (_name, answer) => {
     const { url } = await serve(() => answer)
     const [r] = await httpTransport({ url }).send([envelope(1)], signal())
     expect(r).toMatchObject({ ok: false, error: { kind: 'invalid-ack', retryable: true } })
+  })
+
+  it.each([
+    ['an empty object', '{}'],
+    ['a JSON array', '[]'],
+    ['a REST resource', JSON.stringify({ id: 'm1', text: 'hi' })],
+    ['ok as a string', JSON.stringify({ ok: 'true' })],
+  ])('fails a 2xx with %s at once, with a hint naming request and ack', async (_name, body) => {
+    const { url } = await serve(() => ({ status: 201, body }))
+    const [r] = await httpTransport({ url }).send([envelope(1)], signal())
+    expect(r).toMatchObject({ ok: false, error: { kind: 'invalid-ack', retryable: false } })
+    const hint = r?.ok === false ? r.error.hint : ''
+    expect(hint).toMatch(/request/)
+    expect(hint).toMatch(/ack/)
   })
 
   it('classifies statuses and extracts Retry-After on 429 and 503 only', async () => {

@@ -21,6 +21,7 @@ import { byModule, type CpuProfile, inclusive, type ProfileRow, topFunctions } f
 import { startServer } from './lib/server.ts'
 import { measureSizes, type SizeRow } from './lib/sizes.ts'
 import { fmt, type Summary, summarize } from './lib/stats.ts'
+import { measureStoreCost, storeSamples } from './lib/store-cost.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const root = join(here, '..')
@@ -42,6 +43,7 @@ const N = {
   big: quick ? 20_000 : 100_000,
   memory: quick ? 20_000 : 100_000,
   serverStore: quick ? 20_000 : 100_000,
+  redisStore: quick ? 1_000 : 5_000,
 }
 const BATCH = 50
 const STARTUP_KEY = 'bench-startup'
@@ -455,6 +457,8 @@ async function nodeRep(url: string, rep: number) {
   add('server.store.filling', store.filling)
   add('server.store.atCap', store.atCap)
   add('server.store.capOverFilling', store.atCap / store.filling)
+  log(`node rep ${rep}: idempotency store, memory and Redis`)
+  for (const [id, value] of storeSamples(await measureStoreCost(N.redisStore, BATCH))) add(id, value)
   if (rep <= MEMORY_REPS) {
     log(`node rep ${rep}: memory`)
     const mem = (await child('node/memory.ts', { n: N.memory }, ['--expose-gc'])) as {
@@ -828,6 +832,62 @@ const figures: Figure[] = [
     section: '3. Delivery (Node, memory mode, @outbox/server in another process)',
     label: 'Bare fetch loop, one item per request',
     unit: 'items/s',
+  },
+  {
+    id: 'store.memory.single.keys',
+    section:
+      '@outbox/server: memoryStore and redisStore per event (Node, handler called directly, redis-server with AOF)',
+    label: `memoryStore, single requests: new events through the handler`,
+    unit: 'keys/s',
+  },
+  {
+    id: 'store.redis.single.keys',
+    section:
+      '@outbox/server: memoryStore and redisStore per event (Node, handler called directly, redis-server with AOF)',
+    label: `redisStore, single requests: the same (a claim and a stored answer each: two round trips)`,
+    unit: 'keys/s',
+  },
+  {
+    id: 'store.added.single.p50',
+    section:
+      '@outbox/server: memoryStore and redisStore per event (Node, handler called directly, redis-server with AOF)',
+    label: `Latency Redis adds per request, p50 (single requests)`,
+    unit: 'ms',
+  },
+  {
+    id: 'store.added.single.p99',
+    section:
+      '@outbox/server: memoryStore and redisStore per event (Node, handler called directly, redis-server with AOF)',
+    label: `Latency Redis adds per request, p99 (single requests)`,
+    unit: 'ms',
+  },
+  {
+    id: 'store.memory.batch.keys',
+    section:
+      '@outbox/server: memoryStore and redisStore per event (Node, handler called directly, redis-server with AOF)',
+    label: `memoryStore, batches of ${BATCH}: new events through the handler`,
+    unit: 'keys/s',
+  },
+  {
+    id: 'store.redis.batch.keys',
+    section:
+      '@outbox/server: memoryStore and redisStore per event (Node, handler called directly, redis-server with AOF)',
+    label: `redisStore, batches of ${BATCH}: the same (a claim and a stored answer each: two round trips)`,
+    unit: 'keys/s',
+  },
+  {
+    id: 'store.added.batch.p50',
+    section:
+      '@outbox/server: memoryStore and redisStore per event (Node, handler called directly, redis-server with AOF)',
+    label: `Latency Redis adds per request, p50 (batches of ${BATCH})`,
+    unit: 'ms',
+  },
+  {
+    id: 'store.added.batch.p99',
+    section:
+      '@outbox/server: memoryStore and redisStore per event (Node, handler called directly, redis-server with AOF)',
+    label: `Latency Redis adds per request, p99 (batches of ${BATCH})`,
+    unit: 'ms',
   },
   // 4. Memory
   {

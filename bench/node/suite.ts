@@ -147,8 +147,8 @@ async function serverStore(n: number) {
     const t0 = now()
     for (let i = from; i < from + n; i++) {
       const key = `k${i}`
-      await store.begin(key, 'f')
-      await store.complete(key, 'f', { ok: true, emitId: key })
+      const claim = await store.begin(key, 'f')
+      if (claim.status === 'started') await store.complete(key, claim.token, 'f', { ok: true, emitId: key })
     }
     return ((now() - t0) * 1000) / n
   }

@@ -36,7 +36,8 @@ const readBody = async (req: IncomingMessage): Promise<Buffer> => {
  * according to the fault rates. Clients named in `offline` (header `x-client`) are cut off.
  */
 export async function startProxy(options: {
-  upstream: string
+  /** The events server, or a function that picks one per request (round-robin over instances). */
+  upstream: string | (() => string)
   rand: Random
   rates: FaultRates
   page: () => Promise<{ html: string; bundle: string }>
@@ -44,6 +45,8 @@ export async function startProxy(options: {
   onRequest?: (fault: FaultKind | 'none', body: Buffer) => void
 }) {
   const { rand } = options
+  const { upstream: target } = options
+  const upstreamOf = typeof target === 'function' ? target : () => target
   const agent = new Agent({ keepAlive: true, maxSockets: 256 })
   const counts = new Map<FaultKind, number>()
   const offline = new Set<string>()
@@ -70,19 +73,15 @@ export async function startProxy(options: {
       for (const [name, value] of Object.entries(req.headers))
         if (value !== undefined && name !== 'connection' && name !== 'keep-alive') headers[name] = value
       headers['content-length'] = String(body.length)
-      const upstream = request(
-        `${options.upstream}${req.url ?? '/'}`,
-        { method: req.method, headers, agent },
-        (res) => {
-          readBody(res).then((buffer) => {
-            const out: Record<string, string> = {}
-            for (const [name, value] of Object.entries(res.headers))
-              if (typeof value === 'string' && !['connection', 'keep-alive', 'transfer-encoding'].includes(name))
-                out[name] = value
-            resolve({ status: res.statusCode ?? 502, headers: out, body: buffer })
-          }, reject)
-        },
-      )
+      const upstream = request(`${upstreamOf()}${req.url ?? '/'}`, { method: req.method, headers, agent }, (res) => {
+        readBody(res).then((buffer) => {
+          const out: Record<string, string> = {}
+          for (const [name, value] of Object.entries(res.headers))
+            if (typeof value === 'string' && !['connection', 'keep-alive', 'transfer-encoding'].includes(name))
+              out[name] = value
+          resolve({ status: res.statusCode ?? 502, headers: out, body: buffer })
+        }, reject)
+      })
       upstream.on('error', reject)
       upstream.end(body)
     })

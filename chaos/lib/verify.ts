@@ -43,7 +43,12 @@ export type Verdict = {
  * - each lane's applications follow emit order: reordered 0;
  * - the failed lists hold exactly the items the server rejected as hard errors.
  */
-export function verify(ledger: Ledger, server: Server, failedIds: Set<string>, pendingIds: Set<string>): Verdict {
+export function verify(
+  ledger: Ledger,
+  server: Pick<Server, 'byId' | 'laneLog' | 'viaBeacon'>,
+  failedIds: Set<string>,
+  pendingIds: Set<string>,
+): Verdict {
   const lost: string[] = []
   const stuck: string[] = []
   const duplicated: Verdict['duplicated'] = []

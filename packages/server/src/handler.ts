@@ -26,9 +26,25 @@ const refusal = (emitId: string, code: string, retryable: boolean, message: stri
   message,
 })
 
+/**
+ * Seconds a client waits before retrying: a running `apply` usually settles within a second; a
+ * store that cannot be reached (a Redis restart, a failover) takes longer to come back.
+ */
+const RETRY_AFTER = { 'in-progress': '1', unavailable: '2' } as const
+
 /** The answer for one outcome, and the status it gets when it is the whole (single) response. */
 const answer = (emitId: string, outcome: Outcome): { status: number; result: AckResult } => {
   switch (outcome.kind) {
+    case 'unavailable':
+      return {
+        status: 503,
+        result: refusal(
+          emitId,
+          'unavailable',
+          true,
+          'The idempotency store could not be reached, so nothing was applied; retry after Retry-After.',
+        ),
+      }
     case 'applied':
     case 'replayed':
       return { status: 200, result: outcome.result }
@@ -67,7 +83,18 @@ const answer = (emitId: string, outcome: Outcome): { status: number; result: Ack
 
 /** True when later events of the same lane must wait: this one was not settled for good. */
 const blocksLane = (outcome: Outcome): boolean =>
-  outcome.kind === 'in-progress' || outcome.kind === 'failed' || ('result' in outcome && isRetryable(outcome.result))
+  outcome.kind === 'in-progress' ||
+  outcome.kind === 'failed' ||
+  outcome.kind === 'unavailable' ||
+  ('result' in outcome && isRetryable(outcome.result))
+
+/** The headers of a whole response answering `kind`: `Retry-After` for 409 and 503. */
+const headersOf = (kind: Outcome['kind']): Record<string, string> =>
+  kind === 'replayed'
+    ? { 'idempotent-replayed': 'true' }
+    : kind === 'in-progress' || kind === 'unavailable'
+      ? { 'retry-after': RETRY_AFTER[kind] }
+      : {}
 
 const laneBlocked = (emitId: string): WireRejection =>
   refusal(
@@ -149,20 +176,27 @@ export function createOutboxHandler<L = unknown>(options: OutboxHandlerOptions<L
         const envelope = envelopes[0] as Envelope
         const outcome = await settle(envelope)
         const { status, result } = answer(envelope.emitId, outcome)
-        return json(status, result, outcome.kind === 'replayed' ? { 'idempotent-replayed': 'true' } : {})
+        return json(status, result, headersOf(outcome.kind))
       }
       // In order, one at a time: a lane's later events must not overtake one that did not settle.
       const blocked = new Set<string>()
       const results: AckResult[] = []
+      // Once the store cannot be reached, the rest of the batch does not wait on it again.
+      let down = false
+      let reached = false
       for (const envelope of envelopes) {
         if (blocked.has(envelope.lane)) {
           results.push(laneBlocked(envelope.emitId))
           continue
         }
-        const outcome = await settle(envelope)
+        const outcome: Outcome = down ? { kind: 'unavailable' } : await settle(envelope)
+        if (outcome.kind === 'unavailable') down = true
+        else reached = true
         if (blocksLane(outcome)) blocked.add(envelope.lane)
         results.push(answer(envelope.emitId, outcome).result)
       }
+      // Nothing was applied or replayed: the whole batch is a 503 the client waits out.
+      if (down && !reached) return json(503, { results }, headersOf('unavailable'))
       return json(200, { results })
     } catch (error) {
       if (error instanceof RequestProblem) return problem(error, error.status === 405 ? { allow: 'POST' } : undefined)

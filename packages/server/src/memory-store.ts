@@ -6,14 +6,18 @@ export type MemoryStoreOptions = {
   ttlMs?: number
   /** Most keys kept; beyond it the least recently used completed key goes first. Default 100_000. */
   maxEntries?: number
-  /** How long an unfinished claim blocks its key (an `apply` that never settles). Default 60 s. */
+  /**
+   * How long a claim blocks its key unless renewed. `applyOnce` renews it every `leaseMs / 3`
+   * while `apply` runs, so only a claim whose holder stopped (an `apply` that never settles keeps
+   * renewing) runs out. Default 60 s.
+   */
   leaseMs?: number
   /** Injectable clock (tests). Default `Date.now`. */
   now?: () => number
 }
 
 type Entry =
-  | { state: 'claimed'; fingerprint: string; expiresAt: number }
+  | { state: 'claimed'; fingerprint: string; expiresAt: number; token: string }
   | { state: 'done'; fingerprint: string; expiresAt: number; result: AckResult }
 
 /** The in-memory store, with `size` and `clear()` for tests and diagnostics. */
@@ -36,6 +40,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const leaseMs = options.leaseMs ?? 60_000
   const now = options.now ?? Date.now
   const entries = new Map<string, Entry>()
+  /** Claim tokens: unique within this store, which is all a store in one process needs. */
+  let claims = 0
   /**
    * A walk over `entries` from the cold end, kept from one call to the next. A fresh walk would
    * step again over every slot deleted at the front of the Map (V8 reclaims them only when it
@@ -67,6 +73,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return entry
   }
 
+  /** True while `token` holds an unexpired claim on `key`; an expired claim is nobody's. */
+  const holds = (key: string, token: string, at: number): boolean => {
+    const entry = entries.get(key)
+    return entry?.state === 'claimed' && entry.token === token && entry.expiresAt > at
+  }
+
   const evict = (at: number) => {
     // Expired entries at the cold end go first; they cost nothing to forget.
     for (let e = coldest(); e && e[1].expiresAt <= at; e = coldest()) entries.delete(e[0])
@@ -89,18 +101,28 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const entry = live(key, at)
       if (entry?.state === 'done') return { status: 'done', fingerprint: entry.fingerprint, result: entry.result }
       if (entry) return { status: 'in-progress', fingerprint: entry.fingerprint }
-      entries.set(key, { state: 'claimed', fingerprint, expiresAt: at + leaseMs })
+      const token = `${++claims}`
+      entries.set(key, { state: 'claimed', fingerprint, expiresAt: at + leaseMs, token })
       evict(at)
-      return { status: 'started' }
+      return { status: 'started', token, leaseMs }
     },
-    async complete(key, fingerprint, result) {
+    async complete(key, token, fingerprint, result) {
       const at = now()
+      if (!holds(key, token, at)) return false
       entries.delete(key)
       entries.set(key, { state: 'done', fingerprint, result, expiresAt: at + ttlMs })
       evict(at)
+      return true
     },
-    async abandon(key) {
-      if (entries.get(key)?.state === 'claimed') entries.delete(key)
+    async abandon(key, token) {
+      return holds(key, token, now()) && entries.delete(key)
+    },
+    async renew(key, token) {
+      const at = now()
+      const entry = entries.get(key)
+      if (!holds(key, token, at) || !entry) return false
+      entry.expiresAt = at + leaseMs
+      return true
     },
     get size() {
       return entries.size

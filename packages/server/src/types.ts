@@ -76,6 +76,9 @@ export type OutboxHandlerOptions<L = unknown> = {
   maxBatch?: number
   /** Fingerprint that detects a reused key. Default: SHA-256 of the stable JSON of everything but `emitId`. */
   fingerprint?: (envelope: Envelope) => string | Promise<string>
-  /** Called with errors thrown by `apply` or the store (the client only sees a generic 500). Default `console.error`. */
+  /**
+   * Called with errors thrown by `apply`, `scope` or the store, and when a claim ran out before its
+   * answer was stored. The client only sees a generic 500, or 503 when the store failed. Default `console.error`.
+   */
   onError?: (error: unknown, envelope?: Envelope) => void
 }

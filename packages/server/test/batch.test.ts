@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { reject } from '../src/ack.ts'
 import { createOutboxHandler } from '../src/handler.ts'
 import type { Envelope, OutboxHandlerOptions } from '../src/types.ts'
-import { batchRequest, deferred, envelope, rawRequest, recorder, singleRequest, ulidOf } from './helpers.ts'
+import { batchRequest, deferred, envelope, rawRequest, recorder, singleRequest, stubStore, ulidOf } from './helpers.ts'
 
 function setup(
   answer: (e: Envelope) => unknown = (e) => ({ id: e.emitId.slice(-4) }),
@@ -134,16 +134,44 @@ describe('batch mode', () => {
   it('holds back a lane behind a retryable answer that a custom store replays', async () => {
     const stored = { ok: false as const, emitId: ulidOf(1), code: 'busy', retryable: true }
     const { send, log } = setup(undefined, {
-      store: {
+      store: stubStore({
         begin: async (key, fingerprint) =>
-          key === ulidOf(1) ? { status: 'done', fingerprint, result: stored } : { status: 'started' },
-        complete: async () => {},
-        abandon: async () => {},
-      },
+          key === ulidOf(1)
+            ? { status: 'done', fingerprint, result: stored }
+            : { status: 'started', token: 't', leaseMs: 60_000 },
+      }),
     })
     const { body } = await send(batchRequest([envelope(1), envelope(2)]))
     expect(body.results).toEqual([stored, blocked(2)])
     expect(log.calls).toHaveLength(0)
+  })
+
+  it('answers 503 with Retry-After for the whole batch when the store cannot be reached', async () => {
+    const begin = vi.fn(() => Promise.reject(new Error('redis down')))
+    const { handler, log } = setup(undefined, { store: stubStore({ begin }) })
+    const response = await handler(batchRequest([envelope(1), envelope(2, { lane: 'c2' }), envelope(3)]))
+    expect(response.status).toBe(503)
+    expect(response.headers.get('retry-after')).toBe('2')
+    const { results } = (await response.json()) as { results: Record<string, unknown>[] }
+    expect(results.map((r) => r.code)).toEqual(['unavailable', 'unavailable', 'lane-blocked'])
+    expect(begin).toHaveBeenCalledTimes(1) // the rest of the batch does not wait on a store that is down
+    expect(log.calls).toHaveLength(0)
+  })
+
+  it('keeps the answers of a batch the store failed halfway through, holding back the rest', async () => {
+    let calls = 0
+    const store = stubStore({
+      begin: async () => {
+        if (++calls > 1) throw new Error('redis down')
+        return { status: 'started', token: 't', leaseMs: 60_000 }
+      },
+    })
+    const { send, log } = setup(undefined, { store })
+    const { status, body } = await send(batchRequest([envelope(1), envelope(2), envelope(3, { lane: 'c2' })]))
+    expect(status).toBe(200)
+    expect(body.results[0]).toEqual(ok(1, { id: '0001' }))
+    expect(body.results.slice(1).map((r) => r.code)).toEqual(['unavailable', 'unavailable'])
+    expect(log.ids()).toEqual([ulidOf(1)])
   })
 
   it('answers a duplicate emitId inside one batch with the first result', async () => {

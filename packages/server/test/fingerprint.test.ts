@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { fingerprintEnvelope, sha256, stableJson, webSha256 } from '../src/fingerprint.ts'
 import { createOutboxHandler } from '../src/handler.ts'
-import type { IdempotencyStore } from '../src/idempotency-store.ts'
 import type { Envelope } from '../src/types.ts'
-import { batchRequest, envelope } from './helpers.ts'
+import { batchRequest, envelope, stubStore } from './helpers.ts'
 
 /** Loads a fresh copy of the module, so its one-time `node:crypto` lookup runs again. */
 async function freshFingerprint(getBuiltinModule: (id: string) => unknown) {
@@ -75,14 +74,12 @@ describe('fingerprintEnvelope', () => {
 
   it('is what the handler stores by default, one per envelope of a batch', async () => {
     const seen: string[] = []
-    const store: IdempotencyStore = {
+    const store = stubStore({
       begin: async (_key, fingerprint) => {
         seen.push(fingerprint)
-        return { status: 'started' }
+        return { status: 'started', token: 't', leaseMs: 60_000 }
       },
-      complete: async () => {},
-      abandon: async () => {},
-    }
+    })
     const handler = createOutboxHandler({ apply: () => undefined, store })
     const envelopes: Envelope[] = [envelope(1), envelope(2, { keys: { requestId: 'r2' } }), envelope(3, { lane: 'c2' })]
     expect((await handler(batchRequest(envelopes))).status).toBe(200)

@@ -3,7 +3,7 @@ import { reject } from '../src/ack.ts'
 import { createOutboxHandler } from '../src/handler.ts'
 import { memoryStore } from '../src/memory-store.ts'
 import type { ApplyContext, Envelope, OutboxHandlerOptions } from '../src/types.ts'
-import { deferred, envelope, rawRequest, recorder, singleRequest, ulidOf } from './helpers.ts'
+import { deferred, envelope, rawRequest, recorder, singleRequest, stubStore, ulidOf } from './helpers.ts'
 
 /** A handler whose apply records calls and answers through `answer` (default: a messageId). */
 function setup(
@@ -104,6 +104,7 @@ describe('single mode', () => {
     await entered.promise
     const second = await send(singleRequest(envelope(1)))
     expect(second.status).toBe(409)
+    expect(second.headers.get('retry-after')).toBe('1')
     expect(second.body).toEqual({
       ok: false,
       emitId: ulidOf(1),
@@ -221,26 +222,21 @@ describe('single mode', () => {
     expect(log.calls).toHaveLength(2)
   })
 
-  it('answers 500 when the store fails, without calling apply', async () => {
+  it('answers 503 with Retry-After when the store fails, without calling apply', async () => {
     const { send, log, onError } = setup(undefined, {
-      store: {
-        begin: () => Promise.reject(new Error('redis down')),
-        complete: () => Promise.resolve(),
-        abandon: () => Promise.resolve(),
-      },
+      store: stubStore({ begin: () => Promise.reject(new Error('redis down')) }),
     })
-    expect((await send(singleRequest(envelope(1)))).status).toBe(500)
+    const { status, body, headers } = await send(singleRequest(envelope(1)))
+    expect(status).toBe(503)
+    expect(headers.get('retry-after')).toBe('2')
+    expect(body).toMatchObject({ ok: false, emitId: ulidOf(1), code: 'unavailable', retryable: true })
     expect(log.calls).toHaveLength(0)
     expect(onError).toHaveBeenCalledWith(new Error('redis down'), envelope(1))
   })
 
   it('still answers the ack when storing it fails after apply succeeded', async () => {
     const { send, onError } = setup(undefined, {
-      store: {
-        begin: () => Promise.resolve({ status: 'started' }),
-        complete: () => Promise.reject(new Error('write failed')),
-        abandon: () => Promise.resolve(),
-      },
+      store: stubStore({ complete: () => Promise.reject(new Error('write failed')) }),
     })
     expect((await send(singleRequest(envelope(1)))).body).toEqual({
       ok: true,
@@ -248,6 +244,29 @@ describe('single mode', () => {
       messageId: 'srv-0001',
     })
     expect(onError).toHaveBeenCalledWith(new Error('write failed'), envelope(1))
+  })
+
+  it('answers the ack and reports it when the claim ran out before the answer was stored', async () => {
+    const { send, onError } = setup(undefined, { store: stubStore({ complete: async () => false }) })
+    const { status, body } = await send(singleRequest(envelope(1)))
+    expect(status).toBe(200)
+    expect(body).toEqual({ ok: true, emitId: ulidOf(1), messageId: 'srv-0001' })
+    expect(onError).toHaveBeenCalledWith(
+      expect.objectContaining({ message: expect.stringMatching(/ran out/) }),
+      envelope(1),
+    )
+  })
+
+  it('releases the claim with its own token when apply throws', async () => {
+    const abandon = vi.fn(async () => true)
+    const { send } = setup(
+      () => {
+        throw new Error('boom')
+      },
+      { store: stubStore({ begin: async () => ({ status: 'started', token: 'mine', leaseMs: 60_000 }), abandon }) },
+    )
+    expect((await send(singleRequest(envelope(1)))).status).toBe(500)
+    expect(abandon).toHaveBeenCalledWith(ulidOf(1), 'mine')
   })
 
   it('uses a custom fingerprint to decide what counts as the same event', async () => {

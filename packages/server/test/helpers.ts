@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net'
+import type { IdempotencyStore } from '../src/idempotency-store.ts'
 import type { Envelope } from '../src/types.ts'
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
@@ -79,5 +80,16 @@ export async function listen(server: import('node:http').Server, path = '/api/ev
         server.closeAllConnections()
         server.close(() => resolve())
       }),
+  }
+}
+
+/** A hand-written store for one situation: every call succeeds unless overridden. */
+export function stubStore(overrides: Partial<IdempotencyStore> = {}): IdempotencyStore {
+  return {
+    begin: async () => ({ status: 'started', token: 't', leaseMs: 60_000 }),
+    complete: async () => true,
+    abandon: async () => true,
+    renew: async () => true,
+    ...overrides,
   }
 }

@@ -42,9 +42,10 @@ describe('public types', () => {
     const handler = createOutboxHandler({ apply: () => undefined, store: memoryStore({ ttlMs: 1_000 }) })
     createServer(toNodeListener(handler))
     const custom: IdempotencyStore = {
-      begin: async () => ({ status: 'started' }),
-      complete: async (_key: string, _fingerprint: string, _result: AckResult) => {},
-      abandon: async () => {},
+      begin: async () => ({ status: 'started', token: 't', leaseMs: 60_000 }),
+      complete: async (_key: string, _token: string, _fingerprint: string, _result: AckResult) => true,
+      abandon: async () => true,
+      renew: async () => true,
     }
     createOutboxHandler({ apply: () => undefined, store: custom })
   })

@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^@outbox\/core$/, replacement: source('./src/index.ts') },
     ],
   },
+  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
     include: ['test/**/*.test.ts'],
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },

@@ -1,7 +1,5 @@
+import { isRecord } from './guards.ts'
 import type { AckResult, ApplyResult, Rejection } from './types.ts'
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
  * Builds the rejection `apply` returns to refuse an event, e.g.

@@ -1,11 +1,12 @@
-import { isRetryable } from './ack.ts'
 import { applyOnce, type Outcome } from './apply-once.ts'
 import { defaultFingerprint } from './fingerprint.ts'
+import { isRecord } from './guards.ts'
 import { parseIdempotencyKey } from './idempotency-key.ts'
 import { memoryStore } from './memory-store.ts'
+import { answer, blocksLane, headersOf, laneBlocked } from './outcome.ts'
 import { readBody } from './read-body.ts'
 import { json, problem, RequestProblem } from './respond.ts'
-import type { AckResult, ApplyContext, Envelope, OutboxHandlerOptions, WireRejection } from './types.ts'
+import type { AckResult, ApplyContext, Envelope, OutboxHandlerOptions } from './types.ts'
 import { validateEnvelope } from './validate.ts'
 
 /** A fetch-style handler; `locals` reaches `apply` as `context.locals`. */
@@ -14,95 +15,6 @@ export type OutboxHandler<L = unknown> = (request: Request, locals?: L) => Promi
 const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i
 
 const bad = (message: string) => new RequestProblem(400, 'bad-request', message)
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
-const refusal = (emitId: string, code: string, retryable: boolean, message: string): WireRejection => ({
-  ok: false,
-  emitId,
-  code,
-  retryable,
-  message,
-})
-
-/**
- * Seconds a client waits before retrying: a running `apply` usually settles within a second; a
- * store that cannot be reached (a Redis restart, a failover) takes longer to come back.
- */
-const RETRY_AFTER = { 'in-progress': '1', unavailable: '2' } as const
-
-/** The answer for one outcome, and the status it gets when it is the whole (single) response. */
-const answer = (emitId: string, outcome: Outcome): { status: number; result: AckResult } => {
-  switch (outcome.kind) {
-    case 'unavailable':
-      return {
-        status: 503,
-        result: refusal(
-          emitId,
-          'unavailable',
-          true,
-          'The idempotency store could not be reached, so nothing was applied; retry after Retry-After.',
-        ),
-      }
-    case 'applied':
-    case 'replayed':
-      return { status: 200, result: outcome.result }
-    case 'in-progress':
-      return {
-        status: 409,
-        result: refusal(
-          emitId,
-          'in-progress',
-          true,
-          'A request with this emitId is still being applied; retry shortly.',
-        ),
-      }
-    case 'key-reused':
-      return {
-        status: 422,
-        result: refusal(
-          emitId,
-          'key-reused',
-          false,
-          'This emitId was already used for a different event. Emit the new event to get a new emitId.',
-        ),
-      }
-    case 'failed':
-      return {
-        status: 500,
-        result: refusal(
-          emitId,
-          'internal',
-          true,
-          'The server failed while applying the event; it was not stored, so retry.',
-        ),
-      }
-  }
-}
-
-/** True when later events of the same lane must wait: this one was not settled for good. */
-const blocksLane = (outcome: Outcome): boolean =>
-  outcome.kind === 'in-progress' ||
-  outcome.kind === 'failed' ||
-  outcome.kind === 'unavailable' ||
-  ('result' in outcome && isRetryable(outcome.result))
-
-/** The headers of a whole response answering `kind`: `Retry-After` for 409 and 503. */
-const headersOf = (kind: Outcome['kind']): Record<string, string> =>
-  kind === 'replayed'
-    ? { 'idempotent-replayed': 'true' }
-    : kind === 'in-progress' || kind === 'unavailable'
-      ? { 'retry-after': RETRY_AFTER[kind] }
-      : {}
-
-const laneBlocked = (emitId: string): WireRejection =>
-  refusal(
-    emitId,
-    'lane-blocked',
-    true,
-    'An earlier event in this lane was not applied; this one waits to keep the order.',
-  )
 
 /**
  * Creates the server half of the `httpTransport` wire contract as a fetch-style handler

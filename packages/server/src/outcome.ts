@@ -2,8 +2,8 @@ import { isRetryable } from './ack.ts'
 import type { Outcome } from './apply-once.ts'
 import type { AckResult, WireRejection } from './types.ts'
 
-// The same answers as `handler.ts` gives over HTTP, for transports without statuses (Socket.IO).
-// Copied from there so the HTTP handler stays untouched while it is reworked; one should go.
+// The answers for each outcome of `applyOnce`, shared by the HTTP handler (status and headers) and
+// the Socket.IO handler (the result alone).
 
 const refusal = (emitId: string, code: string, retryable: boolean, message: string): WireRejection => ({
   ok: false,
@@ -13,34 +13,75 @@ const refusal = (emitId: string, code: string, retryable: boolean, message: stri
   message,
 })
 
-/** The answer for one outcome of `applyOnce`. */
-export function answerFor(emitId: string, outcome: Outcome): AckResult {
+/**
+ * Seconds a client waits before retrying: a running `apply` usually settles within a second; a
+ * store that cannot be reached (a Redis restart, a failover) takes longer to come back.
+ */
+const RETRY_AFTER = { 'in-progress': '1', unavailable: '2' } as const
+
+/** The answer for one outcome, and the status it gets when it is the whole (single) response. */
+export const answer = (emitId: string, outcome: Outcome): { status: number; result: AckResult } => {
   switch (outcome.kind) {
+    case 'unavailable':
+      return {
+        status: 503,
+        result: refusal(
+          emitId,
+          'unavailable',
+          true,
+          'The idempotency store could not be reached, so nothing was applied; retry after Retry-After.',
+        ),
+      }
     case 'applied':
     case 'replayed':
-      return outcome.result
+      return { status: 200, result: outcome.result }
     case 'in-progress':
-      return refusal(emitId, 'in-progress', true, 'A request with this emitId is still being applied; retry shortly.')
+      return {
+        status: 409,
+        result: refusal(
+          emitId,
+          'in-progress',
+          true,
+          'A request with this emitId is still being applied; retry shortly.',
+        ),
+      }
     case 'key-reused':
-      return refusal(
-        emitId,
-        'key-reused',
-        false,
-        'This emitId was already used for a different event. Emit the new event to get a new emitId.',
-      )
+      return {
+        status: 422,
+        result: refusal(
+          emitId,
+          'key-reused',
+          false,
+          'This emitId was already used for a different event. Emit the new event to get a new emitId.',
+        ),
+      }
     case 'failed':
-      return refusal(
-        emitId,
-        'internal',
-        true,
-        'The server failed while applying the event; it was not stored, so retry.',
-      )
+      return {
+        status: 500,
+        result: refusal(
+          emitId,
+          'internal',
+          true,
+          'The server failed while applying the event; it was not stored, so retry.',
+        ),
+      }
   }
 }
 
 /** True when later events of the same lane must wait: this one was not settled for good. */
 export const blocksLane = (outcome: Outcome): boolean =>
-  outcome.kind === 'in-progress' || outcome.kind === 'failed' || ('result' in outcome && isRetryable(outcome.result))
+  outcome.kind === 'in-progress' ||
+  outcome.kind === 'failed' ||
+  outcome.kind === 'unavailable' ||
+  ('result' in outcome && isRetryable(outcome.result))
+
+/** The headers of a whole response answering `kind`: `Retry-After` for 409 and 503. */
+export const headersOf = (kind: Outcome['kind']): Record<string, string> =>
+  kind === 'replayed'
+    ? { 'idempotent-replayed': 'true' }
+    : kind === 'in-progress' || kind === 'unavailable'
+      ? { 'retry-after': RETRY_AFTER[kind] }
+      : {}
 
 /** The answer for an event of a batch that waits behind an unsettled one of its lane. */
 export const laneBlocked = (emitId: string): WireRejection =>

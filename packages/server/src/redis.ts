@@ -1,3 +1,4 @@
+import { isRecord } from './guards.ts'
 import type { BeginResult, IdempotencyStore } from './idempotency-store.ts'
 import type { AckResult } from './types.ts'
 
@@ -61,9 +62,6 @@ if ARGV[2] == 'complete' then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
 elseif ARGV[2] == 'renew' then redis.call('PEXPIRE', KEYS[1], ARGV[3])
 else redis.call('DEL', KEYS[1]) end
 return 1`
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const isAckResult = (value: unknown): value is AckResult =>
   isRecord(value) &&

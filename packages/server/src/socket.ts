@@ -1,7 +1,8 @@
 import { applyOnce } from './apply-once.ts'
 import { defaultFingerprint } from './fingerprint.ts'
+import { isRecord } from './guards.ts'
 import { memoryStore } from './memory-store.ts'
-import { answerFor, blocksLane, laneBlocked } from './outcome.ts'
+import { answer as answerOf, blocksLane, laneBlocked } from './outcome.ts'
 import type { AckResult, ApplyResult, Envelope, OutboxHandlerOptions, Rejection } from './types.ts'
 import { validateEnvelope } from './validate.ts'
 
@@ -53,9 +54,6 @@ export interface OutboxSocketHandler<S = OutboxServerSocket> {
    */
   answer(message: unknown, socket: S, signal?: AbortSignal): Promise<SocketAnswer>
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const badRequest = (message: string): BatchRefusal => ({ ok: false, code: 'bad-request', retryable: false, message })
 
@@ -110,7 +108,7 @@ export function createOutboxSocketHandler<S extends OutboxServerSocket = OutboxS
         })
       if (!isBatch) {
         const envelope = envelopes[0] as Envelope
-        return answerFor(envelope.emitId, await settle(envelope))
+        return answerOf(envelope.emitId, await settle(envelope)).result
       }
       // In order, one at a time: a lane's later events must not overtake one that did not settle.
       const blocked = new Set<string>()
@@ -122,7 +120,7 @@ export function createOutboxSocketHandler<S extends OutboxServerSocket = OutboxS
         }
         const outcome = await settle(envelope)
         if (blocksLane(outcome)) blocked.add(envelope.lane)
-        results.push(answerFor(envelope.emitId, outcome))
+        results.push(answerOf(envelope.emitId, outcome).result)
       }
       return { results }
     } catch (error) {

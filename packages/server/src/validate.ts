@@ -1,12 +1,10 @@
+import { isRecord } from './guards.ts'
 import type { Envelope, EnvelopeKeys } from './types.ts'
 
 /** A canonical ULID: 26 upper-case Crockford base32 characters, at most 7ZZZ… (48-bit time). */
 const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/
 
 export type Validation = { ok: true; envelope: Envelope } | { ok: false; message: string }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const describe = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : value === undefined ? 'missing' : `a ${typeof value}`

@@ -55,7 +55,12 @@ export type OutboxState = {
   /** When an open breaker lets its probe through (ms since epoch); absent unless open. */
   breakerRetryAt?: number
   paused: boolean
+  /** `'required'` after a 401: sending waits for `onUnauthorized()` or `resume()`. */
+  auth: AuthState
 }
+
+/** Whether the server accepts this outbox's credentials (see `onUnauthorized`). */
+export type AuthState = 'ok' | 'required'
 
 /** A transport's answer for one envelope. */
 export type DeliveryResult =
@@ -148,6 +153,13 @@ export type OutboxOptions = {
    * pages and workers alike.
    */
   host?: import('./host.ts').Host
+  /**
+   * Called once per episode when the server answers 401 (unless 401 is in `retry.hardErrorCodes`):
+   * sending stops on every lane, nothing fails or moves; when the returned promise resolves (a
+   * refreshed token: headers are computed per send), sending resumes. Rejected or not given:
+   * sending waits for `resume()` or `flush()`.
+   */
+  onUnauthorized?: () => unknown
 }
 
 export type EmitOptions = {
@@ -171,6 +183,8 @@ export type OutboxEvents = {
   'outbox:acked': { envelope: EmitEnvelope; ack: Record<string, unknown> }
   'outbox:dropped': { envelope: EmitEnvelope; reason: DropReason }
   'outbox:error': { error: DeliveryError }
+  /** A 401 stopped sending on every lane; `envelope` is the item that got it (it stays at its lane's head). */
+  'outbox:unauthorized': { envelope: EmitEnvelope }
 }
 
 /** An item's delivery status, as a per-message tick shows it. */
@@ -186,6 +200,8 @@ export interface Outbox {
   readonly size: ReadonlySignal<number>
   readonly online: ReadonlySignal<boolean>
   readonly breaker: ReadonlySignal<BreakerState>
+  /** `'required'` while a 401 holds sending (until `onUnauthorized()` resolves, `resume()` or `flush()`). */
+  readonly auth: ReadonlySignal<AuthState>
   /** The whole state as one signal. */
   readonly state: ReadonlySignal<OutboxState>
   /** Svelte store contract: `run` is called at once, then once per batch of changes. */

@@ -1,4 +1,5 @@
 import { batch, type Signal } from '@preact/signals-core'
+import type { Auth } from './auth.ts'
 import type { Breaker } from './breaker.ts'
 import { OutboxError, OutboxFullError } from './errors.ts'
 import type { Command, Persistence } from './persistence.ts'
@@ -25,6 +26,7 @@ export function createControls(ctx: {
   scheduler: Scheduler
   persistence: Persistence
   breaker: Breaker
+  auth: Auth
   clock: Clock
   paused: Signal<boolean>
   maxSize: number
@@ -32,6 +34,7 @@ export function createControls(ctx: {
   const { queue, settlement, scheduler, persistence, clock, paused, maxSize } = ctx
   return {
     flush() {
+      ctx.auth.ok()
       persistence.forward({ op: 'flush' })
       return scheduler.flush()
     },
@@ -53,6 +56,7 @@ export function createControls(ctx: {
     },
     pause: () => void (paused.value = true),
     resume() {
+      ctx.auth.ok()
       if (!paused.peek()) return
       paused.value = false
       scheduler.schedule()
@@ -69,7 +73,10 @@ export function createControls(ctx: {
       if (cmd.op === 'discard') settlement.drop(cmd.emitId, 'discarded')
       else if (cmd.op === 'retry') settlement.retry(cmd.emitId, clock.now())
       else if (cmd.op === 'retry-all') for (const id of [...queue.failedItems.keys()]) settlement.retry(id, clock.now())
-      else if (cmd.op === 'flush') void scheduler.flush()
+      else if (cmd.op === 'flush') {
+        ctx.auth.ok()
+        void scheduler.flush()
+      }
       else if (cmd.op === 'clear') void persistence.clear()
       scheduler.schedule()
     },

@@ -19,6 +19,7 @@ export { socketTransport } from './socket-transport.ts'
 export type { OutboxStorage } from './storage.ts'
 export { memoryStorage } from './storage.ts'
 export type {
+  AuthState,
   BreakerOptions,
   BreakerState,
   Clock,

@@ -4,7 +4,7 @@ import type { Emitter } from './emitter.ts'
 import { reportError } from './emitter.ts'
 import type { Queue } from './queue.ts'
 import type { Settlement } from './settlement.ts'
-import type { OutboxEvents, OutboxState } from './types.ts'
+import type { AuthState, OutboxEvents, OutboxState } from './types.ts'
 
 export interface StateView {
   readonly state: ReadonlySignal<OutboxState>
@@ -22,10 +22,11 @@ export function createStateView(ctx: {
   breaker: Breaker
   online: ReadonlySignal<boolean>
   paused: Signal<boolean>
+  auth: ReadonlySignal<AuthState>
   settlement: Settlement
   events: Emitter<OutboxEvents>
 }): StateView {
-  const { queue, breaker, online, paused, settlement, events } = ctx
+  const { queue, breaker, online, paused, auth, settlement, events } = ctx
   const state: ReadonlySignal<OutboxState> = computed(() => {
     const s: OutboxState = {
       pending: queue.pending.value,
@@ -34,6 +35,7 @@ export function createStateView(ctx: {
       online: online.value,
       breaker: breaker.state.value,
       paused: paused.value,
+      auth: auth.value,
     }
     const retryAt = breaker.retryAt.value
     if (retryAt !== undefined) s.breakerRetryAt = retryAt
@@ -63,6 +65,7 @@ export function createStateView(ctx: {
     breaker.state.value
     breaker.retryAt.value
     paused.value
+    auth.value
     if (first) first = false
     else if (!notifyQueued) {
       notifyQueued = true

@@ -1,4 +1,5 @@
 import { signal } from '@preact/signals-core'
+import { createAuth } from './auth.ts'
 import { createBreaker } from './breaker.ts'
 import { normalizeCoalesce } from './coalesce.ts'
 import { createControls } from './controls.ts'
@@ -49,6 +50,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const paused = signal(false)
   let closed = false
 
+  const auth = createAuth(events, options.onUnauthorized, () => scheduler.schedule())
   const persistence = openPersistence(options, { queue, settlement, events, host })
   const scheduler = createScheduler({
     queue,
@@ -59,13 +61,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
     random: options.random ?? Math.random,
     transport: options.transport,
     concurrency: options.concurrency ?? 4,
-    canSend: () => !closed && persistence.started() && !paused.peek() && online.peek() && persistence.leading(),
+    canSend: () =>
+      !closed &&
+      persistence.started() &&
+      !paused.peek() &&
+      online.peek() &&
+      auth.state.peek() === 'ok' &&
+      persistence.leading(),
     watermark: () => persistence.watermark(),
     onDrained: () => events.emit('outbox:flushed', undefined),
   })
   persistence.onWake(() => scheduler.schedule())
   persistence.onCommand((cmd) => controls.run(cmd))
-  const view = createStateView({ queue, breaker, online, paused, settlement, events })
+  const view = createStateView({ queue, breaker, online, paused, auth: auth.state, settlement, events })
   const emit = createEmit({
     queue,
     settlement,
@@ -93,7 +101,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     restore: () => persistence.restored(),
   })
 
-  const controls = createControls({ queue, settlement, scheduler, persistence, breaker, clock, paused, maxSize })
+  const controls = createControls({ queue, settlement, scheduler, persistence, breaker, auth, clock, paused, maxSize })
   const closedGuard = () => {
     if (closed) throw new OutboxClosedError()
   }
@@ -108,6 +116,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     size: queue.size,
     online,
     breaker: breaker.state,
+    auth: auth.state,
     state: view.state,
     subscribe: view.subscribe,
     on: events.on as Outbox['on'],

@@ -1,4 +1,4 @@
-import type { BreakerState, FailedItem, Outbox, OutboxItem, OutboxState } from '@outbox/core'
+import type { AuthState, BreakerState, FailedItem, Outbox, OutboxItem, OutboxState } from '@outbox/core'
 import type { Ref } from 'vue'
 import { outboxVersion, view } from './outbox-version.ts'
 import { resolveOutbox } from './plugin.ts'
@@ -11,12 +11,15 @@ export type UseOutboxReturn = {
   readonly size: Readonly<Ref<number>>
   readonly online: Readonly<Ref<boolean>>
   readonly breaker: Readonly<Ref<BreakerState>>
+  /** `'required'` after a 401, until the app's `onUnauthorized` resolves or it resumes. */
+  readonly auth: Readonly<Ref<AuthState>>
   /** The whole state, with `breakerRetryAt` ("retrying at …") and `paused`. */
   readonly state: Readonly<Ref<OutboxState>>
   readonly emit: Outbox['emit']
   readonly flush: Outbox['flush']
   readonly retry: Outbox['retry']
   readonly discard: Outbox['discard']
+  readonly resume: Outbox['resume']
 }
 
 /**
@@ -32,10 +35,12 @@ export function useOutbox(outbox?: Outbox): UseOutboxReturn {
     size: view(version, () => box.size.peek()),
     online: view(version, () => box.online.peek()),
     breaker: view(version, () => box.breaker.peek()),
+    auth: view(version, () => box.auth.peek()),
     state: view(version, () => box.state.peek()),
     emit: (event, payload, options) => box.emit(event, payload, options),
     flush: () => box.flush(),
     retry: (emitId) => box.retry(emitId),
     discard: (emitId) => box.discard(emitId),
+    resume: () => box.resume(),
   }
 }

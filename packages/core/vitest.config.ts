@@ -9,6 +9,7 @@ export default defineConfig({
     // The package importing itself (as the README's examples do) gets its sources, built or not.
     alias: [
       { find: /^@outbox\/core\/testing$/, replacement: source('./src/testing.ts') },
+      { find: /^@outbox\/core\/extension$/, replacement: source('./src/extension.ts') },
       { find: /^@outbox\/core$/, replacement: source('./src/index.ts') },
     ],
   },

@@ -57,9 +57,9 @@ export async function useProfileDir(): Promise<string> {
   return dir
 }
 
-/** A browser with a profile on disk (IndexedDB survives a relaunch on the same dir). */
-export async function launchPersistent(dir: string): Promise<BrowserContext> {
-  const context = await chromium.launchPersistentContext(dir, LAUNCH)
+/** A browser with a profile on disk (IndexedDB survives a relaunch on the same dir); `args` join LAUNCH's. */
+export async function launchPersistent(dir: string, args: string[] = []): Promise<BrowserContext> {
+  const context = await chromium.launchPersistentContext(dir, { ...LAUNCH, args: [...LAUNCH.args, ...args] })
   cleanups.push(() => context.close())
   return context
 }

@@ -76,8 +76,7 @@ export function createControls(ctx: {
       else if (cmd.op === 'flush') {
         ctx.auth.ok()
         void scheduler.flush()
-      }
-      else if (cmd.op === 'clear') void persistence.clear()
+      } else if (cmd.op === 'clear') void persistence.clear()
       scheduler.schedule()
     },
   }

@@ -10,7 +10,15 @@ describe('subscribe and signals', () => {
     const seen: OutboxState[] = []
     outbox.subscribe((s) => seen.push(s))
     expect(seen).toHaveLength(1)
-    expect(seen[0]).toEqual({ pending: [], failed: [], size: 0, online: true, breaker: 'closed', paused: false })
+    expect(seen[0]).toEqual({
+      pending: [],
+      failed: [],
+      size: 0,
+      online: true,
+      breaker: 'closed',
+      paused: false,
+      auth: 'ok',
+    })
   })
 
   it('notifies once for a loop of 10 000 emits in one tick', async () => {

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest'
+import { DOWN_AFTER_MS } from '../src/breaker.ts'
+import { ack, fakeTransport, httpError, setup } from './helpers.ts'
+
+/** A transport that answers a lane's first call with a 503 and `Retry-After` (in ms), then acks. */
+function throttledOnce(lane: string, retryAfterMs: number, status = 503) {
+  let done = false
+  return fakeTransport((b) =>
+    b.map((e) => {
+      if (e.lane !== lane || done) return ack(e)
+      done = true
+      return httpError(e, status, retryAfterMs)
+    }),
+  )
+}
+
+const callsOf = (transport: ReturnType<typeof fakeTransport>, lane: string) =>
+  transport.calls.filter((c) => c[0]?.lane === lane).length
+
+describe('Retry-After', () => {
+  it('holds the item and its lane exactly that long, while other lanes go on', async () => {
+    const transport = throttledOnce('a', 5000)
+    const { outbox, clock } = setup({}, transport)
+    outbox.emit('m', { chatId: 'a', n: 1 })
+    outbox.emit('m', { chatId: 'a', n: 2 })
+    outbox.emit('m', { chatId: 'b', n: 1 })
+    await clock.advance(0)
+    outbox.emit('m', { chatId: 'b', n: 2 })
+    outbox.emit('m', { chatId: 'c', n: 1 })
+    await clock.advance(4999)
+    expect(outbox.pending.value.map((i) => [i.lane, i.payload.n, i.status])).toEqual([
+      ['a', 1, 'waiting'],
+      ['a', 2, 'queued'],
+    ])
+    expect(outbox.breaker.value).toBe('closed')
+    expect(callsOf(transport, 'a')).toBe(1)
+    await clock.advance(1)
+    expect(outbox.size.value).toBe(0)
+  })
+
+  it('is not cut short by flush() or a reconnect, which cut backoff waits', async () => {
+    let first = true
+    const transport = fakeTransport((b) =>
+      b.map((e) => {
+        if (!first) return ack(e)
+        if (e.lane === 'b') first = false
+        return e.lane === 'a' ? httpError(e, 429, 10_000) : httpError(e, 500)
+      }),
+    )
+    const { outbox, clock, network } = setup({}, transport)
+    outbox.emit('m', { chatId: 'a' })
+    outbox.emit('m', { chatId: 'b' })
+    await clock.advance(0)
+    await outbox.flush()
+    // b's backoff was skipped; a's Retry-After stands.
+    expect(outbox.pending.value.map((i) => i.lane)).toEqual(['a'])
+    network.set(false)
+    network.set(true)
+    await clock.advance(9999)
+    expect(callsOf(transport, 'a')).toBe(1)
+    await clock.advance(1)
+    expect(callsOf(transport, 'a')).toBe(2)
+    expect(outbox.size.value).toBe(0)
+  })
+
+  it('is not cut short when the breaker closes, nor by the breaker’s probe', async () => {
+    let up = false
+    const transport = fakeTransport((b) =>
+      b.map((e) => (up ? ack(e) : e.lane === 'a' ? httpError(e, 503, 30_000) : httpError(e, 500))),
+    )
+    const { outbox, clock } = setup({ breaker: { threshold: 3 }, retry: { baseMs: 500, maxMs: 500 } }, transport)
+    outbox.emit('m', { chatId: 'a' })
+    outbox.emit('m', { chatId: 'b' })
+    outbox.emit('m', { chatId: 'c' })
+    await clock.advance(DOWN_AFTER_MS)
+    expect(outbox.breaker.value).toBe('open')
+    // The breaker holds every lane until a's Retry-After: the server said so, and every lane agrees.
+    expect(outbox.state.value.breakerRetryAt).toBe(clock.now() - DOWN_AFTER_MS + 30_000)
+    up = true
+    await outbox.flush()
+    expect(callsOf(transport, 'a')).toBe(1)
+    expect(outbox.breaker.value).toBe('open')
+    await clock.advance(30_000 - DOWN_AFTER_MS)
+    expect(outbox.breaker.value).toBe('closed')
+    expect(outbox.size.value).toBe(0)
+    expect(callsOf(transport, 'a')).toBe(2)
+  })
+
+  it('holds every item of a batch that got it', async () => {
+    let first = true
+    const transport = fakeTransport(
+      (b) =>
+        b.map((e) => {
+          if (!first) return ack(e)
+          return httpError(e, 503, 2000)
+        }),
+      10,
+    )
+    const { outbox, clock } = setup({}, transport)
+    for (let n = 0; n < 3; n++) outbox.emit('m', { chatId: 'a', n })
+    await clock.advance(0)
+    first = false
+    await outbox.flush()
+    expect(transport.calls).toHaveLength(1)
+    await clock.advance(2000)
+    expect(transport.calls.map((c) => c.length)).toEqual([3, 3])
+  })
+})

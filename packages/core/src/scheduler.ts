@@ -115,7 +115,9 @@ export function createScheduler(ctx: SchedulerContext) {
         store.fail(item.emitId, expiredError(policy.maxAgeMs))
         continue
       }
-      const backoffUntil = !probe && entry.failSeq > cutoff ? (item.nextAttemptAt ?? 0) : 0
+      // Only the head's backoff counts: the items behind it failed in the head's calls, each with
+      // its own jitter, and waiting for theirs would split a failed batch into smaller ones.
+      const backoffUntil = !probe && ready.length === 0 && entry.failSeq > cutoff ? (item.nextAttemptAt ?? 0) : 0
       const readyAt = Math.max(skipHolds ? 0 : p.holdUntil, backoffUntil, throttledUntil(entry))
       if (readyAt > now) return { ready, readyAt: ready.length === 0 ? readyAt : Number.POSITIVE_INFINITY }
       ready.push(entry)

@@ -106,3 +106,22 @@ describe('Retry-After', () => {
     expect(transport.calls.map((c) => c.length)).toEqual([3, 3])
   })
 })
+
+describe('batches after a failure', () => {
+  it('resends the whole failed batch when its head is due, whatever each item’s jitter', async () => {
+    let fail = true
+    const transport = fakeTransport((b) => b.map((e) => (fail ? httpError(e, 500) : ack(e))), 10)
+    let r = 0
+    const draws = [0, 1, 0.5, 0.2] // head waits 300 ms, the others up to 500 ms
+    const { outbox, clock } = setup(
+      { retry: { jitter: true }, random: () => draws[r++ % draws.length] as number },
+      transport,
+    )
+    for (let n = 0; n < 4; n++) outbox.emit('m', { chatId: 'a', n })
+    await clock.advance(0)
+    fail = false
+    await clock.advance(400)
+    expect(transport.calls.map((c) => c.length)).toEqual([4, 4])
+    expect(outbox.size.value).toBe(0)
+  })
+})

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { DOWN_AFTER_MS } from '../src/breaker.ts'
-import { ack, fakeTransport, httpError, setup } from './helpers.ts'
+import { createOutbox } from '../src/outbox.ts'
+import { memoryStorage } from '../src/storage.ts'
+import { ack, fakeClock, fakeTransport, httpError, manualNetwork, setup, uniqueKey, until } from './helpers.ts'
 
 /** A transport that answers a lane's first call with a 503 and `Retry-After` (in ms), then acks. */
 function throttledOnce(lane: string, retryAfterMs: number, status = 503) {
@@ -84,6 +86,33 @@ describe('Retry-After', () => {
     expect(outbox.breaker.value).toBe('closed')
     expect(outbox.size.value).toBe(0)
     expect(callsOf(transport, 'a')).toBe(2)
+  })
+
+  it('still holds after a restart from storage', async () => {
+    const storage = memoryStorage()
+    const clock = fakeClock()
+    const options = { mode: 'persistent' as const, persistenceKey: uniqueKey('ra'), storage, clock }
+    const first = createOutbox({
+      ...options,
+      network: manualNetwork(),
+      transport: fakeTransport((b) => b.map((e) => httpError(e, 503, 60_000))),
+    })
+    await first.ready
+    await clock.advance(2000) // leadership settles
+    first.emit('m', { chatId: 'a' })
+    await until(() => first.pending.value[0]?.status === 'waiting')
+    await first.close()
+    const transport = fakeTransport()
+    const second = createOutbox({ ...options, network: manualNetwork(), transport })
+    await second.ready
+    await clock.advance(2000)
+    await second.flush()
+    expect(second.pending.value.map((i) => i.status)).toEqual(['waiting'])
+    await clock.advance(57_999) // emitted at 2 s, so due at 62 s; now is 4 s
+    expect(transport.calls).toHaveLength(0)
+    await clock.advance(1)
+    expect(transport.calls).toHaveLength(1)
+    await second.close()
   })
 
   it('holds every item of a batch that got it', async () => {

@@ -7,7 +7,8 @@
  * the same order, so every ratio compares two measurements taken moments apart.
  *
  * Options (env): BENCH_REPS (default 5), BENCH_QUICK=1 (2 reps, smaller n; for development),
- * BENCH_SOURCE=1 (bundle @outbox/core from src instead of dist), CHROMIUM_PATH.
+ * BENCH_SOURCE=1 (bundle @outbox/core from src instead of dist), CHROMIUM_PATH,
+ * BENCH_ONLY=faults (only section 8, goodput under faults; prints its table, writes results/faults.{md,json}).
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import type { Bench } from './browser/suite.ts'
 import { type Bundle, bundleBrowserSuite, moduleName } from './lib/bundle.ts'
+import { startFaultServer } from './lib/fault-server.ts'
 import { byModule, type CpuProfile, inclusive, type ProfileRow, topFunctions } from './lib/profile.ts'
 import { startServer } from './lib/server.ts'
 import { measureSizes, type SizeRow } from './lib/sizes.ts'
@@ -46,6 +48,10 @@ const N = {
   redisStore: quick ? 1_000 : 5_000,
 }
 const BATCH = 50
+/** Section 8: repetitions, and rounds per repetition (each an outbox run and a loop run, the order alternating). */
+const FAULT_REPS = Math.min(REPS, 3)
+const FAULT_ROUNDS = quick ? 1 : 2
+const FAULT = { n: quick ? 400 : 1_000, lanes: 20, downN: 200, downMs: quick ? 10_000 : 30_000 }
 const STARTUP_KEY = 'bench-startup'
 const BIG_DB = 'bench-getall'
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -473,6 +479,58 @@ async function nodeRep(url: string, rep: number) {
   }
 }
 
+type LaneRun = { meanLaneMs: number; maxLaneMs: number; failed: number; lanesDone: number }
+type DownRun = {
+  openedAfterMs: number
+  callsBeforeOpen: number
+  callsWhileOpen: number
+  cooldowns: number
+  probesPerCooldown: number
+  callsDuringOutage: number
+  recoveryToFirstMs: number
+  recoveryToDrainMs: number
+  delivered: number
+}
+
+/**
+ * Section 8, one repetition: for each of single and batch mode on the flaky server (and on a clean
+ * one), FAULT_ROUNDS rounds of an outbox run and a hand-written loop run back to back, the order
+ * alternating; each round gives one ratio of the mean lane drain times. Then the 30 s outage.
+ */
+async function faultRep(url: string, rep: number) {
+  log(`faults rep ${rep}: flaky server, outbox and hand-written loop`)
+  const tasks: unknown[] = []
+  const runs: Array<{ id: string }> = []
+  for (const mode of ['mix', 'clean'] as const)
+    for (const batch of [false, true])
+      for (let round = 0; round < FAULT_ROUNDS; round++) {
+        const order = (rep + round) % 2 === 0 ? (['outbox', 'loop'] as const) : (['loop', 'outbox'] as const)
+        for (const who of order) {
+          const seed = rep * 1000 + round * 10 + (batch ? 1 : 0) // both runs of a round meet the same faults
+          tasks.push({ task: 'mix', who, mode, seed, n: FAULT.n, lanes: FAULT.lanes, batch })
+          runs.push({ id: `${mode}.${batch ? 'batch' : 'single'}.${round}.${who}` })
+        }
+      }
+  tasks.push({ task: 'down', n: FAULT.downN, lanes: FAULT.lanes, downMs: FAULT.downMs })
+  const out = (await child('node/faults.ts', { url, tasks })) as unknown[]
+  const byId = new Map(runs.map((r, i) => [r.id, out[i] as LaneRun]))
+  for (const mode of ['mix', 'clean'] as const)
+    for (const kind of ['single', 'batch'])
+      for (let round = 0; round < FAULT_ROUNDS; round++) {
+        const o = byId.get(`${mode}.${kind}.${round}.outbox`) as LaneRun
+        const l = byId.get(`${mode}.${kind}.${round}.loop`) as LaneRun
+        const p = `faults.${mode}.${kind}`
+        add(`${p}.ratio`, o.meanLaneMs / l.meanLaneMs)
+        add(`${p}.outbox`, o.meanLaneMs)
+        add(`${p}.loop`, l.meanLaneMs)
+        add(`${p}.outboxMax`, o.maxLaneMs)
+        add(`${p}.loopMax`, l.maxLaneMs)
+        add(`${p}.failed`, o.failed + (FAULT.lanes - o.lanesDone))
+      }
+  const down = out.at(-1) as DownRun
+  for (const [k, v] of Object.entries(down)) add(`faults.down.${k}`, v)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Figures: what the tables show, with targets.
 
@@ -486,6 +544,83 @@ type Figure = {
   targetText?: string
   note?: string
 }
+
+const FAULTS = '8. Goodput under faults (Node, memory mode, default options, @outbox/server behind a fault layer)'
+const faultFigures: Figure[] = [
+  ...(['single', 'batch'] as const).flatMap((kind): Figure[] => {
+    const how = kind === 'single' ? 'one event per request' : 'batch mode, up to 50 per request'
+    return [
+      {
+        id: `faults.mix.${kind}.ratio`,
+        section: FAULTS,
+        label: `Flaky server, ${how}: outbox ÷ hand-written loop, mean over lanes of each lane's drain time`,
+        unit: '×',
+        target: { op: '<=', value: 1.25 },
+      },
+      {
+        id: `faults.mix.${kind}.outbox`,
+        section: FAULTS,
+        label: `of which the outbox: mean lane drain time (${FAULT.n} events, ${FAULT.lanes} lanes)`,
+        unit: 'ms',
+      },
+      {
+        id: `faults.mix.${kind}.loop`,
+        section: FAULTS,
+        label: 'the hand-written loop: mean lane drain time',
+        unit: 'ms',
+      },
+      { id: `faults.mix.${kind}.outboxMax`, section: FAULTS, label: 'the outbox: slowest lane', unit: 'ms' },
+      { id: `faults.mix.${kind}.loopMax`, section: FAULTS, label: 'the hand-written loop: slowest lane', unit: 'ms' },
+      {
+        id: `faults.mix.${kind}.failed`,
+        section: FAULTS,
+        label: 'outbox items failed or lanes not drained',
+        unit: 'items',
+        target: { op: '==', value: 0 },
+      },
+      {
+        id: `faults.clean.${kind}.ratio`,
+        section: FAULTS,
+        label: `Clean server, ${how}: outbox ÷ hand-written loop, mean lane drain time`,
+        unit: '×',
+      },
+    ]
+  }),
+  {
+    id: 'faults.down.probesPerCooldown',
+    section: FAULTS,
+    label: `Server down for ${FAULT.downMs / 1000} s (503 to all; ${FAULT.downN} events, ${FAULT.lanes} lanes): requests while the breaker is open ÷ cooldowns`,
+    unit: 'per cooldown',
+    target: { op: '<=', value: 1 },
+  },
+  {
+    id: 'faults.down.callsWhileOpen',
+    section: FAULTS,
+    label: 'requests sent while the breaker was open',
+    unit: 'requests',
+  },
+  { id: 'faults.down.cooldowns', section: FAULTS, label: 'cooldowns that ended (1, 2, 4, 8, 16 s…)', unit: '' },
+  {
+    id: 'faults.down.openedAfterMs',
+    section: FAULTS,
+    label: 'time from the first failure to the breaker opening',
+    unit: 'ms',
+  },
+  { id: 'faults.down.callsBeforeOpen', section: FAULTS, label: 'requests before it opened', unit: 'requests' },
+  { id: 'faults.down.callsDuringOutage', section: FAULTS, label: 'requests during the whole outage', unit: 'requests' },
+  {
+    id: 'faults.down.recoveryToFirstMs',
+    section: FAULTS,
+    label: 'time from the recovery to the first delivery (waits for the next probe)',
+    unit: 'ms',
+  },
+  {
+    id: 'faults.down.recoveryToDrainMs',
+    section: FAULTS,
+    label: 'time from the recovery to the last delivery',
+    unit: 'ms',
+  },
+]
 
 const figures: Figure[] = [
   // 1. Persistent emit
@@ -1079,6 +1214,7 @@ const figures: Figure[] = [
     label: 'Append by rewriting the whole queue array, at 5 000 items',
     unit: 'items/s',
   },
+  ...faultFigures,
 ]
 
 const check = (t: Target, v: number) =>
@@ -1151,26 +1287,29 @@ function markdown(meta: Meta, figs: FigureResult[], sizes: SizeRow[], profiles: 
       `| ${f.label}${f.note ? ` (${f.note})` : ''} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${f.unit} | ${t} | ${pass} |`,
     )
   }
-  lines.push('', '### 6. Bundle size (esbuild, ESM, minified, tree-shaken; 1 kB = 1000 B)', '')
-  lines.push('| bundle | min kB | gzip kB | brotli kB | over core+http (brotli) | size-limit budget | pass |')
-  lines.push('|---|--:|--:|--:|--:|--:|---|')
-  for (const r of sizes) {
-    const budget = budgetFor(r, budgets)
-    lines.push(
-      `| ${r.name} | ${kB(r.minBytes)} | ${kB(r.gzipBytes)} | ${kB(r.brotliBytes)} | ${r.overBrotli === undefined ? '' : `+${kB(r.overBrotli)}`} | ${budget === undefined ? '' : kB(budget)} | ${budget === undefined ? '' : r.brotliBytes <= budget ? 'pass' : '**FAIL**'} |`,
-    )
+  if (sizes.length > 0) {
+    lines.push('', '### 6. Bundle size (esbuild, ESM, minified, tree-shaken; 1 kB = 1000 B)', '')
+    lines.push('| bundle | min kB | gzip kB | brotli kB | over core+http (brotli) | size-limit budget | pass |')
+    lines.push('|---|--:|--:|--:|--:|--:|---|')
+    for (const r of sizes) {
+      const budget = budgetFor(r, budgets)
+      lines.push(
+        `| ${r.name} | ${kB(r.minBytes)} | ${kB(r.gzipBytes)} | ${kB(r.brotliBytes)} | ${r.overBrotli === undefined ? '' : `+${kB(r.overBrotli)}`} | ${budget === undefined ? '' : kB(budget)} | ${budget === undefined ? '' : r.brotliBytes <= budget ? 'pass' : '**FAIL**'} |`,
+      )
+    }
   }
   if (notes.length > 0) {
     lines.push('', '### Notes', '')
     for (const n of notes) lines.push(`- ${n}`)
   }
-  lines.push(
-    '',
-    '### CPU profiles (one run each, exactly the timed part)',
-    '',
-    'Chromium main thread (DevTools protocol, 100 µs sampling); the last one is Node. "Busy" is everything but (idle).',
-    '',
-  )
+  if (profiles.length > 0)
+    lines.push(
+      '',
+      '### CPU profiles (one run each, exactly the timed part)',
+      '',
+      'Chromium main thread (DevTools protocol, 100 µs sampling); the last one is Node. "Busy" is everything but (idle).',
+      '',
+    )
   for (const p of profiles as Array<{
     name: string
     totalMs: number
@@ -1230,7 +1369,39 @@ function updateReadme(table: string) {
 
 // ---------------------------------------------------------------------------------------------
 
+/** `BENCH_ONLY=faults`: section 8 alone, for working on the breaker and the scheduler. */
+async function faultsOnly() {
+  const { url, server } = await startFaultServer()
+  try {
+    for (let rep = 1; rep <= FAULT_REPS; rep++) await faultRep(url, rep)
+  } finally {
+    server.close()
+  }
+  const figs = results().filter((f) => f.section === FAULTS)
+  const meta: Meta = {
+    date: new Date().toISOString(),
+    chromium: 'no Chromium (BENCH_ONLY=faults)',
+    node: process.versions.node,
+    cpu: os.cpus()[0]?.model ?? 'unknown CPU',
+    cores: os.cpus().length,
+    reps: FAULT_REPS,
+    memoryReps: 0,
+    totalSeconds: Math.round((performance.now() - started) / 1000),
+    loadMean: os.loadavg()[0]?.toFixed(2),
+    loadMax: os.loadavg()[0]?.toFixed(2),
+  }
+  const md = markdown(meta, figs, [], [], [])
+  mkdirSync(join(here, 'results'), { recursive: true })
+  writeFileSync(join(here, 'results/faults.md'), `# @outbox bench: goodput under faults\n\n${md}`)
+  writeFileSync(
+    join(here, 'results/faults.json'),
+    `${JSON.stringify({ meta, figures: figs, extra: Object.fromEntries(samples) }, null, 2)}\n`,
+  )
+  process.stdout.write(md)
+}
+
 async function main() {
+  if (process.env.BENCH_ONLY === 'faults') return faultsOnly()
   const loadStart = os.loadavg()[0]?.toFixed(2)
   // The machine may be shared: sample the 1-minute load average through the run.
   const loads: number[] = []
@@ -1266,6 +1437,12 @@ async function main() {
     rmSync(profileDir, { recursive: true, force: true })
   }
   for (let rep = 1; rep <= REPS; rep++) await nodeRep(url, rep)
+  const faultServer = await startFaultServer()
+  try {
+    for (let rep = 1; rep <= FAULT_REPS; rep++) await faultRep(faultServer.url, rep)
+  } finally {
+    faultServer.server.close()
+  }
   log('node: CPU profile of emit')
   const [emitProfile] = (await child('node/suite.ts', { url, tasks: [{ task: 'profileEmit', n: N.burst }] })) as [
     {

@@ -39,6 +39,8 @@ type Profile = {
   closeRate: number
   crashRate: number
   drainBoundMs: number
+  /** Node clients keep the default breaker options (the other profile uses a short test breaker). */
+  defaultBreaker: boolean
 }
 
 const PROFILES: Record<string, Profile> = {
@@ -57,6 +59,7 @@ const PROFILES: Record<string, Profile> = {
     closeRate: 0.03,
     crashRate: 0.02,
     drainBoundMs: 30_000,
+    defaultBreaker: false,
   },
   ci: {
     name: 'ci',
@@ -73,6 +76,7 @@ const PROFILES: Record<string, Profile> = {
     closeRate: 0.03,
     crashRate: 0.02,
     drainBoundMs: 30_000,
+    defaultBreaker: true,
   },
 }
 
@@ -162,6 +166,7 @@ async function main() {
     running: () => running,
     paceMs: profile.nodePaceMs,
     rejectRate: REJECT_RATE,
+    defaultBreaker: profile.defaultBreaker,
   })
   const faultStart = Date.now()
   const progress = setInterval(() => {

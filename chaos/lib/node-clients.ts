@@ -25,6 +25,8 @@ export type NodeClientOptions = {
   /** Mean pause between a client's actions. */
   paceMs: number
   rejectRate: number
+  /** Leave `breaker` unset (the defaults: threshold 10, cooldown from 1 s up to 30 s) instead of the short test one. */
+  defaultBreaker: boolean
 }
 
 export type NodeStats = {
@@ -85,7 +87,7 @@ export function startNodeClients(options: NodeClientOptions) {
       ...(client.storage ? { storage: client.storage, persistenceKey: client.persistenceKey } : {}),
       network: client.network,
       retry: { baseMs: 25, maxMs: 400 },
-      breaker: { threshold: 8, cooldownMs: 250 },
+      ...(options.defaultBreaker ? {} : { breaker: { threshold: 8, cooldownMs: 250 } }),
       concurrency: 1 + (index % 6),
       maxSize: index === 0 ? 40 : 10_000,
     })

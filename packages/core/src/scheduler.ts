@@ -48,8 +48,14 @@ export function createScheduler(ctx: SchedulerContext) {
   const maxBatch = Math.max(1, Math.floor(ctx.transport.maxBatch ?? 1))
   const inFlight = new Map<string, AbortController>()
   let seq = 0
-  /** Failures numbered up to this skip their backoff wait (flush, reconnect). */
+  /** Failures numbered up to this skip their backoff wait (flush, reconnect, the breaker closing). */
   let cutoff = 0
+  /**
+   * emitId → the server's `Retry-After` deadline. Unlike a backoff wait, nothing cuts it short:
+   * not `flush()`, not a reconnect, not the breaker closing (shared/API.md: "never retried sooner
+   * than it says"). It holds the item and so its lane; other lanes go on (see `settle`).
+   */
+  const notBefore = new Map<string, number>()
   let skipHolds = false
   let wake: unknown
   let wakeAt = Number.POSITIVE_INFINITY
@@ -76,8 +82,24 @@ export function createScheduler(ctx: SchedulerContext) {
     wakeAt = Number.POSITIVE_INFINITY
   }
 
-  /** Ready items at the front of a lane, dropping stale and expiring old heads on the way. */
-  const take = (lane: string, now: number): { ready: Entry[]; readyAt: number } => {
+  /**
+   * A `Retry-After` deadline. Items loaded from storage (`failSeq` 0) lost the in-memory one, so a
+   * stored 429/503 keeps its `nextAttemptAt`: at worst that is a backoff wait kept once more.
+   */
+  const throttledUntil = (entry: Entry): number => {
+    const at = notBefore.get(entry.item.emitId)
+    if (at !== undefined) return at
+    const e = entry.item.lastError
+    return entry.failSeq === 0 && e?.kind === 'http' && (e.code === 429 || e.code === 503)
+      ? (entry.item.nextAttemptAt ?? 0)
+      : 0
+  }
+
+  /**
+   * Ready items at the front of a lane, dropping stale and expiring old heads on the way. A probe
+   * (the breaker is not closed) skips backoff waits: the breaker's cooldown paces it instead.
+   */
+  const take = (lane: string, now: number, probe: boolean): { ready: Entry[]; readyAt: number } => {
     const ready: Entry[] = []
     const watermark = ctx.watermark()
     while (ready.length < maxBatch) {
@@ -93,8 +115,10 @@ export function createScheduler(ctx: SchedulerContext) {
         store.fail(item.emitId, expiredError(policy.maxAgeMs))
         continue
       }
-      const backoffUntil = entry.failSeq > cutoff ? (item.nextAttemptAt ?? 0) : 0
-      const readyAt = Math.max(skipHolds ? 0 : p.holdUntil, backoffUntil)
+      // Only the head's backoff counts: the items behind it failed in the head's calls, each with
+      // its own jitter, and waiting for theirs would split a failed batch into smaller ones.
+      const backoffUntil = !probe && ready.length === 0 && entry.failSeq > cutoff ? (item.nextAttemptAt ?? 0) : 0
+      const readyAt = Math.max(skipHolds ? 0 : p.holdUntil, backoffUntil, throttledUntil(entry))
       if (readyAt > now) return { ready, readyAt: ready.length === 0 ? readyAt : Number.POSITIVE_INFINITY }
       ready.push(entry)
     }
@@ -109,11 +133,13 @@ export function createScheduler(ctx: SchedulerContext) {
     }
     const now = clock.now()
     let earliest = Number.POSITIVE_INFINITY
+    if (notBefore.size > 0) for (const [id, at] of notBefore) if (at <= now || !queue.get(id)) notBefore.delete(id)
     batch(() => {
       for (const lane of [...queue.lanes.keys()]) {
+        // Only calls in flight hold a slot: a lane that waits (backoff, Retry-After) holds none.
         if (inFlight.size >= ctx.concurrency) break
         if (inFlight.has(lane)) continue
-        const { ready, readyAt } = take(lane, now)
+        const { ready, readyAt } = take(lane, now, breaker.state.peek() !== 'closed')
         if (ready.length === 0) {
           earliest = Math.min(earliest, readyAt)
           continue
@@ -148,15 +174,20 @@ export function createScheduler(ctx: SchedulerContext) {
     inFlight.delete(lane)
     if (controller.signal.aborted) {
       // Closed or cleared mid-flight: what remains stays pending for the next attempt or session.
+      if (probe) breaker.cancelProbe()
       batch(() => {
         for (const { item } of sent) if (queue.get(item.emitId)) store.update(item.emitId, { status: 'queued' })
       })
-    } else batch(() => settle(sent, results, thrown, probe))
+    } else batch(() => settle(lane, sent, results, thrown, probe))
     if (queue.entries().size === 0) ctx.onDrained()
     pump()
   }
 
-  function settle(sent: Entry[], results: unknown, thrown: unknown, probe: boolean): void {
+  /**
+   * Settles each item of a call, then tells the breaker how the call went: one answer from the
+   * server (an ack or a terminal error) in the call means the server is up.
+   */
+  function settle(lane: string, sent: Entry[], results: unknown, thrown: unknown, probe: boolean): void {
     const now = clock.now()
     const byId = new Map<string, DeliveryResult>()
     if (Array.isArray(results)) for (const r of results) if (validResult(r)) byId.set(r.emitId, r)
@@ -164,23 +195,21 @@ export function createScheduler(ctx: SchedulerContext) {
       thrown === undefined
         ? undefined
         : { kind: 'network', message: thrown instanceof Error ? thrown.message : String(thrown), retryable: true }
-    let failedRetryably = false
-    let openForMs: number | undefined
+    let answered = false
+    let retryAfterUntil: number | undefined
     for (const { item } of sent) {
-      const entry = queue.get(item.emitId)
-      if (!entry) continue // discarded or cleared while in flight
       const result: DeliveryResult = networkError
         ? { emitId: item.emitId, ok: false, error: networkError }
         : (byId.get(item.emitId) ?? invalidAck(item.emitId, 'The transport returned no valid result for this event.'))
+      const entry = queue.get(item.emitId) // undefined: discarded or cleared while in flight
       if (result.ok) {
-        store.ack(item.emitId, result.ack)
+        answered = true
+        if (entry) store.ack(item.emitId, result.ack)
         continue
       }
       const error = classify(policy, result.error)
-      if (error.retryable) {
-        failedRetryably = true
-        if (error.code === 503 && result.retryAfterMs !== undefined) openForMs = result.retryAfterMs
-      }
+      if (!error.retryable) answered = true
+      if (!entry) continue
       const decision = decideRetry(
         policy,
         { attempts: entry.item.attempts, ageMs: now - entry.ageFrom },
@@ -188,16 +217,30 @@ export function createScheduler(ctx: SchedulerContext) {
         result.retryAfterMs,
         ctx.random,
       )
-      if (!decision.retry) store.fail(item.emitId, decision.error)
-      else
-        store.update(
-          item.emitId,
-          { status: 'waiting', nextAttemptAt: now + decision.waitMs, lastError: error },
-          { failSeq: ++seq },
-        )
+      if (!decision.retry) {
+        store.fail(item.emitId, decision.error)
+        continue
+      }
+      const at = now + decision.waitMs
+      // Retry-After holds this item (and so its lane) exactly that long; other lanes go on. A
+      // server that sends it now and then, to a few requests, still answers the rest, and holding
+      // every lane for it costs the whole queue a second each time. When every lane fails, the
+      // breaker opens and holds all of them at least until the latest Retry-After it saw.
+      if (result.retryAfterMs !== undefined) {
+        notBefore.set(item.emitId, at)
+        retryAfterUntil = Math.max(retryAfterUntil ?? 0, at)
+      } else notBefore.delete(item.emitId)
+      store.update(item.emitId, { status: 'waiting', nextAttemptAt: at, lastError: error }, { failSeq: ++seq })
     }
-    if (failedRetryably) breaker.failure(openForMs, probe)
-    else breaker.success()
+    if (!answered)
+      breaker.failure({
+        lane,
+        probe,
+        lanes: queue.lanes.size,
+        ...(retryAfterUntil === undefined ? {} : { retryAfterUntil }),
+      })
+    // The server is back after an outage: the backoff waits the outage piled up are moot.
+    else if (breaker.success()) cutoff = seq
   }
 
   function settleFlush(): void {

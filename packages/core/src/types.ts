@@ -110,10 +110,20 @@ export type RetryOptions = {
   hardErrorCodes?: number[]
 }
 
+/**
+ * The circuit breaker is for a server that is down, not for one that is flaky: it opens when
+ * `threshold` transport calls in a row have failed retryably with no answer from the server in
+ * between (an ack or a terminal error resets the count), from at least two lanes unless only one
+ * has items, over at least a second. While open nothing is sent; each cooldown ends with one probe.
+ */
 export type BreakerOptions = {
-  /** Retryable failures in a row, across lanes, that open the breaker. Default 10. */
+  /** Failed calls in a row, across lanes and with no answer between, that open the breaker. Default 10. */
   threshold?: number
-  /** Default 30_000, or the server's `Retry-After`. */
+  /**
+   * The longest cooldown. The first is 1 s (or this, if shorter) and it doubles after each failed
+   * probe, up to this; a `Retry-After` among the failures that opened it holds it open at least
+   * that long. Default 30_000.
+   */
   cooldownMs?: number
 }
 

@@ -45,6 +45,19 @@ describe('lanes', () => {
     expect(transport.calls.filter((c) => c[0]?.lane === 'slow').map((c) => c[0]?.payload.n)).toEqual([1])
   })
 
+  it('gives a lane that waits no concurrency slot: the other lanes use them all', async () => {
+    const transport = heldTransport()
+    const { outbox, clock } = setup({ concurrency: 2 }, transport)
+    for (const chatId of ['a', 'b', 'c', 'd']) outbox.emit('m', { chatId })
+    await clock.advance(0)
+    expect(transport.open.map((c) => c.batch[0]?.lane)).toEqual(['a', 'b'])
+    transport.settle((batch) => batch.map((e) => httpError(e, 500))) // a now waits 400 ms
+    transport.settle((batch) => batch.map((e) => httpError(e, 503, 60_000))) // b waits a minute
+    await clock.advance(0)
+    expect(outbox.pending.value.filter((i) => i.status === 'waiting').map((i) => i.lane)).toEqual(['a', 'b'])
+    expect(transport.open.map((c) => c.batch[0]?.lane)).toEqual(['c', 'd'])
+  })
+
   it('moves a terminally failed head to failed and goes on with the lane', async () => {
     const transport = fakeTransport((batch) => batch.map((e) => (e.payload.n === 1 ? httpError(e, 403) : ack(e))))
     const { outbox } = setup({}, transport)

@@ -1,6 +1,5 @@
 import type { CDPSession } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import type { Emitted } from './page.ts'
 import {
   allApplied,
   emitMany,
@@ -15,6 +14,7 @@ import {
   useServer,
   waitFor,
 } from './helpers.ts'
+import type { Emitted } from './page.ts'
 
 type Registration = { registrationId: string; scopeURL: string; isDeleted: boolean }
 

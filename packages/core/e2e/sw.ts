@@ -66,7 +66,11 @@ async function run(message: Message): Promise<unknown> {
       outbox = undefined
       return null
     case 'drain': {
-      const result = await drainOutbox({ transport: transport('sw-drain'), persistenceKey: message.persistenceKey, retry })
+      const result = await drainOutbox({
+        transport: transport('sw-drain'),
+        persistenceKey: message.persistenceKey,
+        retry,
+      })
       drains.push({ tag: 'message', result })
       return result
     }

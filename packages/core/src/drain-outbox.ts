@@ -39,7 +39,9 @@ function holdSenderLock(host: Host, key: string): Promise<SenderLock> {
 export async function drainOutbox(options: OutboxOptions & { persistenceKey: string }): Promise<DrainResult> {
   const key = options?.persistenceKey
   if (typeof key !== 'string' || key === '')
-    throw new OutboxError('drainOutbox needs the persistenceKey of the outbox to drain, e.g. { persistenceKey: "chat" }.')
+    throw new OutboxError(
+      'drainOutbox needs the persistenceKey of the outbox to drain, e.g. { persistenceKey: "chat" }.',
+    )
   const base = options.host ?? browserHost(options)
   // The lock comes first, so start-up reads storage as the last sender left it.
   const lock = await holdSenderLock(base, key)

@@ -3,11 +3,10 @@ import { SYNC_CHECK_MS, syncTag } from '../src/background-sync.ts'
 import { OutboxError } from '../src/errors.ts'
 import { createOutbox } from '../src/outbox.ts'
 import { memoryStorage } from '../src/storage.ts'
-import { networkError } from '../src/testing.ts'
+import { fakeTransport, networkError } from '../src/testing.ts'
 import type { OutboxOptions } from '../src/types.ts'
 import { fakeHost } from './fake-host.ts'
 import { tick, turns } from './helpers.ts'
-import { fakeTransport } from '../src/testing.ts'
 
 async function setup(over: Partial<OutboxOptions> = {}, hostOptions: Parameters<typeof fakeHost>[0] = {}) {
   const fake = fakeHost(hostOptions)

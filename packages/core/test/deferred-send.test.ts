@@ -47,6 +47,13 @@ describe('deferred last-chance send (fetchLater)', () => {
     expect(JSON.parse(request.body ?? '')).toEqual({ envelopes: durable.map((e) => ({ ...e })) })
   })
 
+  it("sends at most a batch's worth in one deferred request (the server's batch limit)", async () => {
+    const { outbox, clock, armedIds } = await setup()
+    const emitted = Array.from({ length: 60 }, () => outbox.emit('m', { chatId: 'a' }))
+    await clock.advance(REARM_MS)
+    expect(armedIds()).toEqual(ids(emitted).slice(0, 50))
+  })
+
   it('re-arms once per burst of changes, aborting the request armed before', async () => {
     const { outbox, clock, armed, armedIds } = await setup()
     const a1 = outbox.emit('m', { chatId: 'a' })
@@ -99,7 +106,9 @@ describe('deferred last-chance send (fetchLater)', () => {
 
   it('arms fewer items, oldest first, when the browser says the quota is exceeded', async () => {
     const { outbox, clock, armedIds } = await setup({}, { quotaBytes: 1_000 })
-    const emitted = Array.from({ length: 12 }, (_, i) => outbox.emit('m', { chatId: i % 2 ? 'a' : 'b', text: 'x'.repeat(100) }))
+    const emitted = Array.from({ length: 12 }, (_, i) =>
+      outbox.emit('m', { chatId: i % 2 ? 'a' : 'b', text: 'x'.repeat(100) }),
+    )
     await clock.advance(REARM_MS)
     const armed = armedIds()
     expect(armed.length).toBeGreaterThan(0)

@@ -1,5 +1,6 @@
 import type { Host, LifecycleHooks } from '../src/host.ts'
 import type { SenderLock } from '../src/sender-lock.ts'
+import type { TestClock } from '../src/testing.ts'
 import type { Clock, DeferredRequest } from '../src/types.ts'
 import { fakeClock, manualNetwork } from './helpers.ts'
 
@@ -14,7 +15,8 @@ export type Armed = { request: DeferredRequest; signal: AbortSignal }
 export function fakeHost(
   options: { lead?: boolean; quotaBytes?: number; fetchLater?: boolean; sync?: boolean; clock?: Clock } = {},
 ) {
-  const clock = options.clock ?? fakeClock()
+  // A given clock (the real one, in tests that never advance time) stands in for the manual one.
+  const clock = (options.clock ?? fakeClock()) as TestClock
   const network = manualNetwork()
   const armed: Armed[] = []
   const tags: string[] = []
@@ -76,7 +78,12 @@ export function fakeHost(
     live,
     /** The emitIds in the armed batch requests' bodies, in order. */
     armedIds: () =>
-      live().flatMap((a) => (JSON.parse(a.request.body ?? '{}') as { envelopes?: Array<{ emitId: string }> }).envelopes?.map((e) => e.emitId) ?? []),
+      live().flatMap(
+        (a) =>
+          (JSON.parse(a.request.body ?? '{}') as { envelopes?: Array<{ emitId: string }> }).envelopes?.map(
+            (e) => e.emitId,
+          ) ?? [],
+      ),
     grant: (i: number) => grant(locks[i] as (typeof locks)[number]),
     hide: () => hooks?.hide(),
     restore: () => hooks?.restore(),

@@ -7,35 +7,39 @@ import { createOutbox, type DrainResult, drainOutbox, httpTransport, type Outbox
 
 declare const self: ServiceWorkerGlobalScope
 
-type SyncEvent = ExtendableEvent & { tag: string; lastChance: boolean }
+// Background Sync's event, which TypeScript's DOM types do not have yet.
+declare global {
+  interface SyncEvent extends ExtendableEvent {
+    readonly tag: string
+    readonly lastChance: boolean
+  }
+  interface ServiceWorkerGlobalScopeEventMap {
+    sync: SyncEvent
+  }
+}
 
 const retry = { baseMs: 50, maxMs: 500 }
-const transport = (tab: string) => httpTransport({ url: '/events', headers: { 'x-tab': tab } })
+const client = (tab: string) => httpTransport({ url: '/events', headers: { 'x-tab': tab } })
+const transport = client('sw-sync')
 
-/** Every drain this worker ran: its tag (or message) and its result. */
-const drains: Array<{ tag: string; result?: DrainResult; error?: string }> = []
+/** Every drain this worker ran for a message, and its result. */
+const drains: DrainResult[] = []
 let outbox: Outbox | undefined
 
 self.addEventListener('install', () => void self.skipWaiting())
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
 
+// #region readme
 self.addEventListener('sync', (event) => {
-  const { tag } = event as SyncEvent
-  if (!tag.startsWith('outbox:')) return
-  const persistenceKey = tag.slice('outbox:'.length)
-  const drain = drainOutbox({ transport: transport('sw-sync'), persistenceKey, retry }).then(
-    (result) => {
-      drains.push({ tag, result })
-      // Rejecting asks the browser to fire `sync` again later (with backoff).
-      if (result.remaining > 0) throw new Error(`${result.remaining} items are still pending`)
-    },
-    (error: unknown) => {
-      drains.push({ tag, error: String(error) })
-      throw error
-    },
-  )
-  ;(event as SyncEvent).waitUntil(drain)
+  if (!event.tag.startsWith('outbox:')) return // syncTag(persistenceKey) is 'outbox:' + persistenceKey
+  const persistenceKey = event.tag.slice('outbox:'.length)
+  const drained = drainOutbox({ transport, persistenceKey }).then(({ remaining }) => {
+    // A rejection asks the browser to fire `sync` again later, with its own backoff.
+    if (remaining > 0) throw new Error(`${remaining} events are still pending`)
+  })
+  event.waitUntil(drained)
 })
+// #endregion
 
 type Message =
   | { op: 'start'; persistenceKey: string }
@@ -49,7 +53,7 @@ async function run(message: Message): Promise<unknown> {
   switch (message.op) {
     case 'start':
       outbox = createOutbox({
-        transport: transport('sw'),
+        transport: client('sw'),
         mode: 'persistent',
         persistenceKey: message.persistenceKey,
         retry,
@@ -67,11 +71,11 @@ async function run(message: Message): Promise<unknown> {
       return null
     case 'drain': {
       const result = await drainOutbox({
-        transport: transport('sw-drain'),
+        transport: client('sw-drain'),
         persistenceKey: message.persistenceKey,
         retry,
       })
-      drains.push({ tag: 'message', result })
+      drains.push(result)
       return result
     }
     case 'drains':

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { drainOutbox } from '../src/drain-outbox.ts'
 import { OutboxError } from '../src/errors.ts'
@@ -83,5 +84,15 @@ describe('drainOutbox', () => {
 
   it('needs the persistenceKey of the outbox to drain', async () => {
     await expect(drainOutbox({ transport: fakeTransport(), persistenceKey: '' })).rejects.toThrow(OutboxError)
+  })
+})
+
+describe("the README's sync handler", () => {
+  it('is the one the end-to-end service worker runs', () => {
+    const source = readFileSync(new URL('../e2e/sw.ts', import.meta.url), 'utf8')
+    const handler = source.slice(source.indexOf('// #region readme\n') + 18, source.indexOf('// #endregion'))
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+    expect(handler).toContain("self.addEventListener('sync'")
+    expect(readme).toContain(handler)
   })
 })

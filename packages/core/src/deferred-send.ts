@@ -60,9 +60,17 @@ export function keepDeferredArmed(ctx: {
   const undelivered = (): EmitEnvelope[] => {
     const watermark = ctx.watermark()
     const out: EmitEnvelope[] = []
-    for (const [id, { item, policy }] of queue.entries())
+    // Entries are almost always in emitId order (a retried item joins at the end): while they are,
+    // the first ones are the oldest, and a long queue is not walked to the end.
+    let sorted = true
+    let last = ''
+    for (const [id, { item, policy }] of queue.entries()) {
+      sorted &&= id > last
+      last = id
+      if (sorted && out.length >= MAX_DEFERRED_ITEMS) break
       if (policy.durable && (watermark === undefined || id <= watermark)) out.push(settlement.envelopeOf(item))
-    out.sort((a, b) => (a.emitId < b.emitId ? -1 : a.emitId > b.emitId ? 1 : 0))
+    }
+    if (!sorted) out.sort((a, b) => (a.emitId < b.emitId ? -1 : a.emitId > b.emitId ? 1 : 0))
     return out.slice(0, MAX_DEFERRED_ITEMS)
   }
 

@@ -3,6 +3,7 @@ import { REARM_MS } from '../src/deferred-send.ts'
 import { httpTransport } from '../src/http-transport.ts'
 import { createOutbox } from '../src/outbox.ts'
 import { memoryStorage } from '../src/storage.ts'
+import { fakeTransport as kitTransport, rejected } from '../src/testing.ts'
 import type { EmitEnvelope, OutboxOptions, Transport } from '../src/types.ts'
 import { fakeHost } from './fake-host.ts'
 import { fakeTransport, tick, turns } from './helpers.ts'
@@ -220,5 +221,29 @@ describe('deferred last-chance send (fetchLater)', () => {
     outbox.emit('m', { chatId: 'a' })
     await clock.advance(REARM_MS)
     expect(armed).toEqual([])
+  })
+})
+
+describe('deferred last-chance send, order', () => {
+  it('arms the oldest items first even when a retried item joined the queue at its end', async () => {
+    const fake = fakeHost()
+    const reply = kitTransport()
+    reply.next(rejected('not-now'))
+    const outbox = createOutbox({
+      transport: transportWith({ url: URL_ }, reply),
+      mode: 'persistent',
+      storage: memoryStorage(),
+      host: fake.host,
+    })
+    await tick()
+    await outbox.ready
+    const a1 = outbox.emit('m', { chatId: 'a' })
+    await turns(3)
+    expect(outbox.failed.peek().map((f) => f.emitId)).toEqual([a1.emitId])
+    fake.network.set(false)
+    const b1 = outbox.emit('m', { chatId: 'b' })
+    outbox.retry(a1.emitId) // back in the queue after b1 was emitted
+    await fake.clock.advance(REARM_MS)
+    expect(fake.armedIds()).toEqual([a1.emitId, b1.emitId])
   })
 })

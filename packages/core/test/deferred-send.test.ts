@@ -11,7 +11,7 @@ import { fakeTransport, tick, turns } from './helpers.ts'
 const URL_ = 'https://api.example/events'
 
 /** httpTransport's deferred requests over a fake `send`: nothing here touches the network. */
-function transportWith(options: Parameters<typeof httpTransport>[0], reply = fakeTransport()): Transport {
+function transportWith(options: Parameters<typeof httpTransport>[0], reply: Transport = fakeTransport()): Transport {
   const http = httpTransport(options)
   return { ...reply, deferredRequests: (list) => http.deferredRequests?.(list) ?? [] }
 }

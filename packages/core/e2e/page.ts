@@ -29,6 +29,8 @@ export type StartOptions = {
   backgroundSync?: boolean
   /** The outbox's `NetworkMonitor` says offline (`manualNetwork(false)`). */
   offline?: boolean
+  /** False: the page behaves as if the browser had no `fetchLater` (Firefox, Safari). */
+  fetchLater?: boolean
 }
 
 /** Every `SyncManager.register` call, spied on like `fetchLater`. */
@@ -136,6 +138,7 @@ const harness = {
   async start(options: StartOptions): Promise<void> {
     if (outbox) throw new Error('harness.start() was already called on this page')
     const tab = options.tab ?? 'tab'
+    if (options.fetchLater === false) (globalThis as { fetchLater?: unknown }).fetchLater = undefined
     outbox = createOutbox({
       transport: httpTransport({ url: '/events', batch: options.batch ?? false, headers: { 'x-tab': tab } }),
       mode: options.mode ?? 'persistent',

@@ -87,7 +87,11 @@ describe('service worker', () => {
     const fromPage = await emitMany(page, messages(['a', 'b'], 10, 'page'))
     const fromWorker = (await worker({ op: 'emit', list: messages(['c', 'd'], 10, 'worker') })) as Emitted[]
     await server.until(() => server.requests.length >= 4, 10_000, 'the page to start sending')
-    // The page's outbox closes mid-delivery: the worker takes over the lock and sends the rest.
+    // The page's outbox closes mid-delivery: the worker takes over the lock and sends the rest. It
+    // pauses first and lets its requests finish: a sender that closes with a request in flight
+    // abandons it, and the server may still be working on it (its answer to a repeat is 409).
+    await page.evaluate(() => window.harness.pause())
+    await server.until(() => server.inFlightOf('page') === 0, 10_000, "the page's requests to finish")
     await page.evaluate(() => window.harness.close())
     await server.until(
       () => server.requests.some((r) => r.tab === 'sw'),
@@ -100,6 +104,8 @@ describe('service worker', () => {
     await start(second, { persistenceKey: key, tab: 'second' })
     const fromSecond = await emitMany(second, messages(['a', 'e'], 5, 'second'))
     const drain = second.evaluate((k) => window.harness.worker({ op: 'drain', persistenceKey: k }), key)
+    await worker({ op: 'pause' })
+    await server.until(() => server.inFlightOf('sw') === 0, 10_000, "the worker's requests to finish")
     await worker({ op: 'close' })
     await allApplied(server, [...fromPage, ...fromWorker, ...fromSecond], 30_000)
     await waitFor(async () => (await pendingIds(second)).length === 0, 'the second page to settle')

@@ -245,7 +245,10 @@ export async function startServer() {
       const others = [...inFlight].filter(([t, count]) => t !== tab && count > 0).map(([t]) => t)
       if (others.length > 0) overlaps.push(`a request of ${tab} while ${others.join(', ')} had one in flight`)
       inFlight.set(tab, (inFlight.get(tab) ?? 0) + 1)
-      res.on('close', () => inFlight.set(tab, (inFlight.get(tab) ?? 1) - 1))
+      res.on('close', () => {
+        inFlight.set(tab, (inFlight.get(tab) ?? 1) - 1)
+        changed()
+      })
       return void done(events(req, res))
     }
     if (req.method === 'GET' && path === '/sw.js')
@@ -306,6 +309,8 @@ export async function startServer() {
     },
     /** Requests from one client (`x-tab`) that arrived while another client's was in flight. */
     overlaps,
+    /** Requests of one client (`x-tab`) the server has not finished answering. */
+    inFlightOf: (tab: string) => inFlight.get(tab) ?? 0,
     /** How long each applying request waits before it applies and answers (default 0). */
     set delayMs(ms: number) {
       delayMs = ms

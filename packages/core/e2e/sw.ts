@@ -45,6 +45,7 @@ type Message =
   | { op: 'start'; persistenceKey: string }
   | { op: 'emit'; list: Array<{ event: string; payload: Record<string, unknown> }> }
   | { op: 'close' }
+  | { op: 'pause' }
   | { op: 'drain'; persistenceKey: string }
   | { op: 'drains' }
   | { op: 'pending' }
@@ -65,6 +66,9 @@ async function run(message: Message): Promise<unknown> {
         const e = (outbox as Outbox).emit(event, payload)
         return { emitId: e.emitId, lane: e.lane, event: e.event }
       })
+    case 'pause':
+      outbox?.pause()
+      return null
     case 'close':
       await outbox?.close()
       outbox = undefined

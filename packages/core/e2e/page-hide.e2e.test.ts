@@ -29,7 +29,8 @@ describe('page hide', () => {
       const page = await openPage(context, server)
       // One failed attempt per lane, then a long backoff: pending, stored, and nothing in flight.
       server.mode = 'fail'
-      await start(page, { persistenceKey: key, batch, retry: { baseMs: 30_000, maxMs: 30_000 } })
+      // Without fetchLater (as in Firefox and Safari): keepalive is the last-chance send.
+      await start(page, { persistenceKey: key, batch, retry: { baseMs: 30_000, maxMs: 30_000 }, fetchLater: false })
       const emitted = await emitMany(page, messages(['a', 'b'], 3))
       const ids = emitted.map((e) => e.emitId)
       await waitFor(async () => {
@@ -83,7 +84,7 @@ describe('page hide', () => {
     const key = uniqueKey('hide-inflight')
     const page = await openPage(context, server)
     server.script('hold') // the lane's head stays in flight at the server
-    await start(page, { persistenceKey: key })
+    await start(page, { persistenceKey: key, fetchLater: false })
     const emitted = await emitMany(page, messages(['a'], 4))
     await server.until(() => server.held.length === 1, 10_000, 'the head of lane a in flight')
     await waitFor(async () => {

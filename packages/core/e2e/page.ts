@@ -7,8 +7,10 @@ import {
   type DeliveryError,
   type EmitOptions,
   httpTransport,
+  manualNetwork,
   type Outbox,
   type OutboxItem,
+  syncTag,
 } from '@outbox/core'
 
 export type StartOptions = {
@@ -24,7 +26,34 @@ export type StartOptions = {
   breaker?: { threshold?: number; cooldownMs?: number }
   /** How long `start` waits for `outbox.ready`; default 10 000 ms. */
   readyTimeoutMs?: number
+  backgroundSync?: boolean
+  /** The outbox's `NetworkMonitor` says offline (`manualNetwork(false)`). */
+  offline?: boolean
+  /** False: the page behaves as if the browser had no `fetchLater` (Firefox, Safari). */
+  fetchLater?: boolean
 }
+
+/** Every `SyncManager.register` call, spied on like `fetchLater`. */
+const syncRegistrations: string[] = []
+const SyncManager = (globalThis as { SyncManager?: { prototype: { register(tag: string): Promise<void> } } })
+  .SyncManager
+if (SyncManager) {
+  const register = SyncManager.prototype.register
+  SyncManager.prototype.register = function (tag: string) {
+    syncRegistrations.push(tag)
+    return register.call(this, tag)
+  }
+}
+
+/** Every `fetchLater` call the page made, spied on before the outbox can call it. */
+const deferred: Array<{ body: string; signal?: AbortSignal | null }> = []
+const fetchLater = (globalThis as { fetchLater?: (url: string, init: RequestInit) => unknown }).fetchLater
+if (typeof fetchLater === 'function')
+  (globalThis as { fetchLater?: unknown }).fetchLater = (url: string, init: RequestInit) => {
+    const result = fetchLater(url, init)
+    deferred.push({ body: String(init.body ?? ''), signal: init.signal })
+    return result
+  }
 
 export type ItemView = {
   emitId: string
@@ -109,12 +138,15 @@ const harness = {
   async start(options: StartOptions): Promise<void> {
     if (outbox) throw new Error('harness.start() was already called on this page')
     const tab = options.tab ?? 'tab'
+    if (options.fetchLater === false) (globalThis as { fetchLater?: unknown }).fetchLater = undefined
     outbox = createOutbox({
       transport: httpTransport({ url: '/events', batch: options.batch ?? false, headers: { 'x-tab': tab } }),
       mode: options.mode ?? 'persistent',
       persistenceKey: options.persistenceKey,
       retry: { baseMs: 50, maxMs: 500, ...options.retry },
       breaker: { cooldownMs: 1_000, ...options.breaker },
+      backgroundSync: options.backgroundSync ?? false,
+      ...(options.offline ? { network: manualNetwork(false) } : {}),
     })
     outbox.on('outbox:error', ({ error }) => errors.push(error))
     outbox.on('outbox:acked', ({ envelope, ack }) => acked.push({ emitId: envelope.emitId, ack }))
@@ -168,6 +200,30 @@ const harness = {
     }
   },
   flush: () => need().flush(),
+  /** The emitIds in deferred requests (`fetchLater`) armed now, that is not aborted. */
+  armed: (): string[] =>
+    deferred
+      .filter((d) => !d.signal?.aborted)
+      .flatMap((d) => (JSON.parse(d.body) as { envelopes: Array<{ emitId: string }> }).envelopes.map((e) => e.emitId)),
+  hasFetchLater: () => typeof fetchLater === 'function',
+  /** Registers the test service worker (`/sw.js`) and waits until it is active. */
+  async registerWorker(): Promise<void> {
+    await navigator.serviceWorker.register('/sw.js')
+    await navigator.serviceWorker.ready
+  },
+  /** Every Background Sync tag this page registered (the browser may have fired and forgotten it since). */
+  syncRegistrations: () => syncRegistrations.slice(),
+  syncTag,
+  /** Sends `message` to the service worker and resolves with its answer. */
+  async worker(message: unknown): Promise<unknown> {
+    const registration = await navigator.serviceWorker.ready
+    const channel = new MessageChannel()
+    const answer = new Promise((resolve) => (channel.port1.onmessage = (e) => resolve(e.data)))
+    registration.active?.postMessage(message, [channel.port2])
+    const data = (await answer) as { ok: boolean; value?: unknown; error?: string }
+    if (!data.ok) throw new Error(`the service worker failed: ${data.error}`)
+    return data.value
+  },
   pause: () => need().pause(),
   resume: () => need().resume(),
   async close(options?: { flush?: boolean }): Promise<void> {

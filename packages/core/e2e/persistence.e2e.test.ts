@@ -55,9 +55,13 @@ describe('persistence in a real browser', () => {
         loaded.pending.map((i) => i.emitId),
         'after the reload, pending = the stored items in emit order',
       ).toEqual(ids)
+      // Chromium's emulated offline state does not reach the deferred request (fetchLater) the page
+      // left armed as it went away to reload: it may arrive (on a device that is really offline it
+      // fails). Nothing else may, and its items stay stored until this session sees their acks.
+      const deferred = (r: (typeof server.requests)[number]) => r.batch && r.emitIds.join() === ids.join()
       expect(
-        server.requests.map((r) => `${r.n}: ${r.emitIds.join(',')}`),
-        'nothing reached the server while offline',
+        server.requests.filter((r) => !deferred(r)).map((r) => `${r.n}: ${r.emitIds.join(',')}`),
+        'nothing reached the server while offline but the deferred request',
       ).toEqual([])
 
       await context.setOffline(false)

@@ -55,12 +55,19 @@ const isEnvelope = (v: unknown): v is WireEnvelope =>
 /** What must match when an emitId comes again (the IETF draft: same key, same request). */
 const fingerprint = (e: WireEnvelope) => JSON.stringify([e.event, e.payload, e.keys ?? null, e.lane, e.createdAt])
 
-let bundle: Promise<string> | undefined
+const bundles = new Map<string, Promise<string>>()
 
 /** The page script with `@outbox/core` from source, bundled once per test process. */
-export function pageBundle(): Promise<string> {
-  bundle ??= build({
-    entryPoints: [fileURLToPath(new URL('./page.ts', import.meta.url))],
+export const pageBundle = (): Promise<string> => bundleOf('./page.ts')
+
+/** The service worker script (`sw.ts`), bundled once per test process. */
+export const workerBundle = (): Promise<string> => bundleOf('./sw.ts')
+
+function bundleOf(entry: string): Promise<string> {
+  const known = bundles.get(entry)
+  if (known) return known
+  const bundle = build({
+    entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -71,9 +78,10 @@ export function pageBundle(): Promise<string> {
     logLevel: 'silent',
   }).then((result) => {
     const file = result.outputFiles[0]
-    if (!file) throw new Error('esbuild produced no output for e2e/page.ts')
+    if (!file) throw new Error(`esbuild produced no output for e2e/${entry}`)
     return file.text
   })
+  bundles.set(entry, bundle)
   return bundle
 }
 
@@ -107,6 +115,10 @@ export async function startServer() {
   const waiters = new Set<() => void>()
   let mode: Mode = 'apply'
   let n = 0
+  /** Requests of each client (`x-tab`) the server has not finished answering. */
+  const inFlight = new Map<string, number>()
+  const overlaps: string[] = []
+  let delayMs = 0
 
   const changed = () => {
     for (const wake of [...waiters]) wake()
@@ -194,6 +206,7 @@ export async function startServer() {
         req.socket.destroy()
         return
       case 'apply':
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
         return applyAndAnswer(res, record, envelopes, batch)
       case 'hold': {
         for (const e of envelopes) inProgress.set(e.emitId, (inProgress.get(e.emitId) ?? 0) + 1)
@@ -227,7 +240,24 @@ export async function startServer() {
           }
         })
         .finally(changed)
-    if (req.method === 'POST' && path === '/events') return void done(events(req, res))
+    if (req.method === 'POST' && path === '/events') {
+      const tab = String(req.headers['x-tab'])
+      const others = [...inFlight].filter(([t, count]) => t !== tab && count > 0).map(([t]) => t)
+      if (others.length > 0) overlaps.push(`a request of ${tab} while ${others.join(', ')} had one in flight`)
+      inFlight.set(tab, (inFlight.get(tab) ?? 0) + 1)
+      res.on('close', () => {
+        inFlight.set(tab, (inFlight.get(tab) ?? 1) - 1)
+        changed()
+      })
+      return void done(events(req, res))
+    }
+    if (req.method === 'GET' && path === '/sw.js')
+      return void done(
+        workerBundle().then((js) => {
+          res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' })
+          res.end(js)
+        }),
+      )
     if (req.method === 'GET' && path === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
       return void res.end(PAGE_HTML)
@@ -277,6 +307,23 @@ export async function startServer() {
     script(...modes: Mode[]) {
       scripted.push(...modes)
     },
+    /** Requests from one client (`x-tab`) that arrived while another client's was in flight. */
+    overlaps,
+    /** Requests of one client (`x-tab`) the server has not finished answering. */
+    inFlightOf: (tab: string) => inFlight.get(tab) ?? 0,
+    /** How long each applying request waits before it applies and answers (default 0). */
+    set delayMs(ms: number) {
+      delayMs = ms
+    },
+    /** Stops listening and cuts every connection: the server refuses connections until `restart()`. */
+    stop: () =>
+      new Promise<void>((resolve) => {
+        release(held.length, 'drop')
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+    /** Listens again on the same port. */
+    restart: () => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve)),
     /** Requests being held right now. */
     get held(): readonly RequestRecord[] {
       return held.map((h) => h.record)
@@ -313,6 +360,7 @@ export async function startServer() {
       new Promise<void>((resolve) => {
         release(held.length, 'drop')
         server.closeAllConnections()
+        if (!server.listening) return resolve()
         server.close(() => resolve())
       }),
   }

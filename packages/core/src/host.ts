@@ -1,7 +1,7 @@
 import { defaultNetwork } from './network.ts'
 import { onPageHide } from './page-hide.ts'
 import { electSender, type SenderLock } from './sender-lock.ts'
-import type { Clock, NetworkMonitor, OutboxOptions } from './types.ts'
+import type { Clock, DeferredRequest, NetworkMonitor, OutboxOptions } from './types.ts'
 
 /** A channel to the other outboxes of the origin on one name (a `BroadcastChannel`'s shape). */
 export interface HostChannel {
@@ -29,6 +29,14 @@ export interface Host {
   channel(name: string): HostChannel | undefined
   /** Takes part in electing the one sender among the outboxes of the origin on `name`. */
   senderLock(name: string, onChange: (leading: boolean) => void): SenderLock
+  /**
+   * Arms `request` to go out when the page goes away (closed, crashed, discarded), until `signal`
+   * aborts it: `fetchLater`, without `activateAfter`. False where there is no such thing; throws
+   * the browser's `QuotaExceededError` when the request does not fit. Absent: none.
+   */
+  deferSend?(request: DeferredRequest, signal: AbortSignal): boolean
+  /** Registers a Background Sync tag on the active service worker registration; false where there is none. */
+  registerSync?(tag: string): Promise<boolean>
 }
 
 export const realClock: Clock = {
@@ -51,5 +59,25 @@ export function browserHost(options: Pick<OutboxOptions, 'clock' | 'network'> = 
     lifecycle: (hooks) => onPageHide(hooks.hide, hooks.restore),
     channel: (name) => (typeof BroadcastChannel === 'function' ? new BroadcastChannel(name) : undefined),
     senderLock: (name, onChange) => electSender(name, onChange, clock),
+    deferSend(request, signal) {
+      const fetchLater = (globalThis as { fetchLater?: FetchLater }).fetchLater
+      if (typeof fetchLater !== 'function') return false
+      const { url, method, headers, body } = request
+      fetchLater(url, body === undefined ? { method, headers, signal } : { method, headers, body, signal })
+      return true
+    },
+    async registerSync(tag) {
+      const container = globalThis.navigator?.serviceWorker
+      if (typeof container?.getRegistration !== 'function' || typeof SyncManagerClass() !== 'function') return false
+      const registration = (await container.getRegistration()) as SyncRegistration | undefined
+      if (!registration?.active || typeof registration.sync?.register !== 'function') return false
+      await registration.sync.register(tag)
+      return true
+    },
   }
 }
+
+/** Chromium's `fetchLater(input, { method, headers, body, signal, activateAfter })` → `{ activated }`. */
+type FetchLater = (url: string, init: RequestInit) => { readonly activated: boolean }
+type SyncRegistration = ServiceWorkerRegistration & { sync?: { register(tag: string): Promise<void> } }
+const SyncManagerClass = () => (globalThis as { SyncManager?: unknown }).SyncManager

@@ -4,7 +4,7 @@ import { readJson } from './read-json.ts'
 import { isRecord } from './record.ts'
 import { isRetryableStatus } from './retry.ts'
 import { parseRetryAfter } from './retry-after.ts'
-import type { DeliveryResult, EmitEnvelope, Transport } from './types.ts'
+import type { DeferredRequest, DeliveryResult, EmitEnvelope, Transport } from './types.ts'
 
 /** One request of an API the app already has, for one envelope. */
 export type HttpRequest = {
@@ -46,6 +46,9 @@ export type HttpTransportOptions = {
 
 /** A request ready to go: what `send` and the page-hide beacon both send. */
 type Call = { url: string; method: string; headers: Record<string, string>; body?: string | undefined }
+
+/** Items in a deferred batch when the transport does not batch (the batch default's `maxItems`). */
+const DEFERRED_BATCH = 50
 
 /** Budget of all `keepalive` request bodies in flight, per the Fetch standard. */
 const KEEPALIVE_BYTES = 64 * 1024
@@ -245,6 +248,31 @@ export function httpTransport(options: HttpTransportOptions): Transport {
         signal.removeEventListener('abort', abort)
         exchange.catch(() => {}) // settled or abandoned: never an unhandled rejection
       }
+    },
+    deferredRequests(envelopes) {
+      const base = beaconHeaders()
+      if (!request) {
+        // One batch, so the server applies each lane in order; in the batch wire format whatever
+        // the mode (the handler of `url` speaks both).
+        const list = envelopes.slice(0, batchMode ? maxBatch : DEFERRED_BATCH).map(wire)
+        if (list.length === 0) return []
+        const body = JSON.stringify({ envelopes: list })
+        return [{ url: resolve(url), method: 'POST', headers: mergeHeaders(base, JSON_TYPE), body }]
+      }
+      // One request per envelope, and they go out together: only each lane's head, oldest first.
+      const lanes = new Set<string>()
+      const out: DeferredRequest[] = []
+      for (const envelope of envelopes) {
+        if (lanes.has(envelope.lane)) continue
+        lanes.add(envelope.lane)
+        try {
+          const { url: to, method, headers, body } = callFor([envelope], base)
+          out.push(body === undefined ? { url: to, method, headers } : { url: to, method, headers, body })
+        } catch {
+          // Its lane waits for the next session, where the mapping failure is reported.
+        }
+      }
+      return out
     },
     sendBeacon(groups) {
       if (typeof fetch !== 'function') return

@@ -1,6 +1,9 @@
 export type { ReadonlySignal } from '@preact/signals-core'
 export { batch, computed, effect } from '@preact/signals-core'
 export type { HttpAnswer } from './ack.ts'
+export { syncTag } from './background-sync.ts'
+export type { DrainResult } from './drain-outbox.ts'
+export { drainOutbox } from './drain-outbox.ts'
 export { MAX_ENVELOPE_BYTES } from './envelope.ts'
 export { DeliveryFailedError, InvalidEmitError, OutboxClosedError, OutboxError, OutboxFullError } from './errors.ts'
 export type { Host, HostChannel, LifecycleHooks } from './host.ts'
@@ -24,6 +27,7 @@ export type {
   BreakerState,
   Clock,
   CoalesceOptions,
+  DeferredRequest,
   DeliveryError,
   DeliveryResult,
   DeliveryStatus,

@@ -1,8 +1,10 @@
 import { signal } from '@preact/signals-core'
 import { createAuth } from './auth.ts'
+import { syncTag, watchBackgroundSync } from './background-sync.ts'
 import { createBreaker } from './breaker.ts'
 import { normalizeCoalesce } from './coalesce.ts'
 import { createControls } from './controls.ts'
+import { keepDeferredArmed } from './deferred-send.ts'
 import { createEmit, defaultLane } from './emit.ts'
 import { createEmitter } from './emitter.ts'
 import { OutboxClosedError, OutboxError } from './errors.ts'
@@ -29,6 +31,8 @@ function assertOptions(options: OutboxOptions): void {
       throw new OutboxError(`options.${name} must be a whole number above 0; got ${String(value)}.`)
   if (options.mode !== undefined && options.mode !== 'memory' && options.mode !== 'persistent')
     throw new OutboxError(`options.mode must be 'memory' or 'persistent'; got ${String(options.mode)}.`)
+  if (options.backgroundSync !== undefined && typeof options.backgroundSync !== 'boolean')
+    throw new OutboxError(`options.backgroundSync must be true or false; got ${String(options.backgroundSync)}.`)
 }
 
 /**
@@ -71,7 +75,28 @@ export function createOutbox(options: OutboxOptions): Outbox {
     watermark: () => persistence.watermark(),
     onDrained: () => events.emit('outbox:flushed', undefined),
   })
-  persistence.onWake(() => scheduler.schedule())
+  const persistent = options.mode === 'persistent'
+  const deferred = keepDeferredArmed({
+    queue,
+    settlement,
+    clock,
+    defer: persistent ? host.deferSend?.bind(host) : undefined,
+    transport: options.transport,
+    paused,
+    watermark: () => persistence.watermark(),
+    started: () => persistence.started(),
+  })
+  const backgroundSync = watchBackgroundSync({
+    queue,
+    clock,
+    register: persistent && options.backgroundSync ? host.registerSync?.bind(host) : undefined,
+    online,
+    tag: syncTag(options.persistenceKey ?? 'outbox'),
+  })
+  persistence.onWake(() => {
+    scheduler.schedule()
+    deferred.changed()
+  })
   persistence.onCommand((cmd) => controls.run(cmd))
   const view = createStateView({ queue, breaker, online, paused, auth: auth.state, settlement, events })
   const emit = createEmit({
@@ -95,10 +120,17 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const stopLifecycle = host.lifecycle({
     hide() {
       persistence.hidden()
+      deferred.hidden()
+      backgroundSync.hidden()
       const maySend = persistence.started() && persistence.watermark() === undefined && persistence.leading()
-      if (!closed && maySend && online.peek()) sendLastChance(queue, settlement, options.transport)
+      // Where a deferred request is armed, it is the last-chance send; keepalive is the fallback.
+      if (!closed && maySend && online.peek() && !deferred.covers())
+        sendLastChance(queue, settlement, options.transport)
     },
-    restore: () => persistence.restored(),
+    restore() {
+      persistence.restored()
+      deferred.changed() // entering the back/forward cache sent the deferred request
+    },
   })
 
   const controls = createControls({ queue, settlement, scheduler, persistence, breaker, auth, clock, paused, maxSize })
@@ -131,11 +163,16 @@ export function createOutbox(options: OutboxOptions): Outbox {
     discard: controls.discard,
     pause: controls.pause,
     resume: controls.resume,
-    clear: controls.clear,
+    clear() {
+      deferred.abort()
+      return controls.clear()
+    },
     async close(opts) {
       if (closed) return
       if (opts?.flush) await outbox.flush()
       closed = true
+      deferred.close()
+      backgroundSync.close()
       scheduler.stop()
       stopNetwork()
       stopLifecycle()

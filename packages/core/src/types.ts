@@ -78,7 +78,17 @@ export interface Transport {
    * keepalive budget.
    */
   sendBeacon?(groups: ReadonlyArray<readonly EmitEnvelope[]>): void
+  /**
+   * The requests that would deliver these envelopes (pending, in emitId order) after the page is
+   * gone, for `fetchLater`: the first ones matter most, and each may go out alongside the others,
+   * so none may carry an item whose lane has an earlier item in another. Absent: the transport
+   * cannot build one (sockets, custom transports).
+   */
+  deferredRequests?(envelopes: readonly EmitEnvelope[]): DeferredRequest[]
 }
+
+/** A request ready to be handed to the browser (`fetchLater`), plain data. */
+export type DeferredRequest = { url: string; method: string; headers: Record<string, string>; body?: string }
 
 /** Reports connectivity. `online` is a hint: a network error while online still backs off. */
 export interface NetworkMonitor {
@@ -140,6 +150,12 @@ export type OutboxOptions = {
   mode?: 'memory' | 'persistent'
   /** Default `'outbox'`. */
   persistenceKey?: string
+  /**
+   * Pages, persistent mode: when durable items stay undelivered (offline, a network failure, the
+   * page hides), registers the Background Sync tag `syncTag(persistenceKey)` on the active service
+   * worker registration, whose `sync` handler calls `drainOutbox`. Default false.
+   */
+  backgroundSync?: boolean
   /** Default 10_000 pending items. */
   maxSize?: number
   retry?: RetryOptions

@@ -133,6 +133,8 @@ async function main() {
     ledger,
     running: () => running,
     paceMs: profile.paceMs,
+    // Short cooldowns: the run restarts an instance and Redis, and drains within its bound after.
+    defaultBreaker: false,
     rejectRate: REJECT_RATE,
   })
   const faults = (async () => {

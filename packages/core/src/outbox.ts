@@ -58,7 +58,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const persistence = openPersistence(options, { queue, settlement, events, host })
   const scheduler = createScheduler({
     queue,
-    store: settlement,
+    settlement,
     breaker,
     policy: normalizeRetry(options.retry),
     clock,
@@ -74,6 +74,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       persistence.leading(),
     watermark: () => persistence.watermark(),
     onDrained: () => events.emit('outbox:flushed', undefined),
+    onUnauthorized: (envelope) => auth.required(envelope),
   })
   const persistent = options.mode === 'persistent'
   const deferred = keepDeferredArmed({

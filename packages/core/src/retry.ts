@@ -11,11 +11,15 @@ export type RetryPolicy = {
 }
 
 const DEFAULT_HARD = [
-  400, 401, 402, 403, 404, 405, 406, 407, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 426, 428,
-  431, 451, 501,
+  400, 402, 403, 404, 405, 406, 407, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 426, 428, 431,
+  451, 501,
 ]
 
-/** Statuses that fail at once by default: every 4xx but 408, 409, 425 and 429; plus 501. */
+/**
+ * Statuses that fail at once by default: every 4xx but 401, 408, 409, 425 and 429; plus 501. A 401
+ * stops sending until the app signs in again (`onUnauthorized`) instead of failing items; list it
+ * in `hardErrorCodes` to make it an ordinary hard error.
+ */
 export const defaultHardErrorCodes: readonly number[] = DEFAULT_HARD
 const defaultHard: ReadonlySet<number> = new Set(DEFAULT_HARD)
 

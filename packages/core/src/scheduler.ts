@@ -1,14 +1,14 @@
 import { batch } from '@preact/signals-core'
 import type { Breaker } from './breaker.ts'
 import type { Entry, Queue } from './queue.ts'
-import { isDeliveryError, isRecord } from './record.ts'
-import { classify, decideRetry, expiredError, type RetryPolicy } from './retry.ts'
+import { expiredError, type RetryPolicy } from './retry.ts'
 import type { Settlement } from './settlement.ts'
-import type { Clock, DeliveryError, DeliveryResult, Transport } from './types.ts'
+import type { Clock, EmitEnvelope, Transport } from './types.ts'
+import { resultsOf, serverAnswered, verdictOf } from './verdict.ts'
 
 type SchedulerContext = {
   queue: Queue
-  store: Settlement
+  settlement: Settlement
   breaker: Breaker
   policy: RetryPolicy
   clock: Clock
@@ -20,22 +20,22 @@ type SchedulerContext = {
   /** While stored items are still loading: nothing with a later emitId may be sent. */
   watermark: () => string | undefined
   onDrained: () => void
+  /** The server answered 401 for `envelope` (its item stays at its lane's head): stop and sign in again. */
+  onUnauthorized: (envelope: EmitEnvelope) => void
 }
 
-/** Trusts nothing a transport returns: a malformed result counts as an invalid ack. */
-const validResult = (r: unknown): r is DeliveryResult =>
-  isRecord(r) &&
-  typeof r.emitId === 'string' &&
-  ((r.ok === true && isRecord(r.ack)) ||
-    (r.ok === false &&
-      isDeliveryError(r.error) &&
-      (r.retryAfterMs === undefined || (typeof r.retryAfterMs === 'number' && r.retryAfterMs >= 0))))
-
-const invalidAck = (emitId: string, message: string): DeliveryResult => ({
-  emitId,
-  ok: false,
-  error: { kind: 'invalid-ack', message, retryable: true },
-})
+/** The lane scheduler, as the rest of the engine drives it. */
+export interface Scheduler {
+  /** Pumps once at the end of this tick, however many emits happened in it. */
+  schedule(): void
+  /** Cuts every current backoff wait short and pumps now (flush, reconnect). */
+  expedite(options?: { holds?: boolean }): void
+  /** Sends now, skipping backoff waits and holds; settles when nothing more can be sent. */
+  flush(): Promise<void>
+  /** Aborts every transport call in flight; their items stay pending. */
+  abort(): void
+  stop(): void
+}
 
 /**
  * The lane scheduler: picks each lane's head (plus the ready items behind it, up to the
@@ -43,8 +43,8 @@ const invalidAck = (emitId: string, message: string): DeliveryResult => ({
  * settles the items; starts the next. Lanes never wait for each other; a lane whose head is
  * waiting blocks only itself.
  */
-export function createScheduler(ctx: SchedulerContext) {
-  const { queue, store, breaker, policy, clock } = ctx
+export function createScheduler(ctx: SchedulerContext): Scheduler {
+  const { queue, settlement: store, breaker, policy, clock } = ctx
   const maxBatch = Math.max(1, Math.floor(ctx.transport.maxBatch ?? 1))
   const inFlight = new Map<string, AbortController>()
   let seq = 0
@@ -184,53 +184,40 @@ export function createScheduler(ctx: SchedulerContext) {
   }
 
   /**
-   * Settles each item of a call, then tells the breaker how the call went: one answer from the
-   * server (an ack or a terminal error) in the call means the server is up.
+   * Settles each item of a call by its verdict, then tells the breaker how the call went: one
+   * answer from the server (an ack, a terminal error, a 401) in the call means the server is up.
    */
   function settle(lane: string, sent: Entry[], results: unknown, thrown: unknown, probe: boolean): void {
     const now = clock.now()
-    const byId = new Map<string, DeliveryResult>()
-    if (Array.isArray(results)) for (const r of results) if (validResult(r)) byId.set(r.emitId, r)
-    const networkError: DeliveryError | undefined =
-      thrown === undefined
-        ? undefined
-        : { kind: 'network', message: thrown instanceof Error ? thrown.message : String(thrown), retryable: true }
     let answered = false
     let retryAfterUntil: number | undefined
-    for (const { item } of sent) {
-      const result: DeliveryResult = networkError
-        ? { emitId: item.emitId, ok: false, error: networkError }
-        : (byId.get(item.emitId) ?? invalidAck(item.emitId, 'The transport returned no valid result for this event.'))
-      const entry = queue.get(item.emitId) // undefined: discarded or cleared while in flight
-      if (result.ok) {
-        answered = true
-        if (entry) store.ack(item.emitId, result.ack)
-        continue
+    for (const [{ item }, result] of resultsOf(sent, results, thrown)) {
+      answered ||= serverAnswered(policy, result)
+      const entry = queue.get(item.emitId)
+      if (!entry) continue // discarded or cleared while in flight
+      const verdict = verdictOf(policy, entry, result, now, ctx.random)
+      if (verdict.kind === 'ack') store.ack(item.emitId, verdict.ack)
+      else if (verdict.kind === 'fail') store.fail(item.emitId, verdict.error)
+      else if (verdict.kind === 'sign-in') {
+        // Not a failure: the item keeps its place and the attempt it just used.
+        store.update(item.emitId, { status: 'queued', attempts: item.attempts, lastError: verdict.error })
+        ctx.onUnauthorized(store.envelopeOf(entry.item))
+      } else {
+        const at = now + verdict.waitMs
+        // Retry-After holds this item (and so its lane) exactly that long; other lanes go on. A
+        // server that sends it now and then, to a few requests, still answers the rest, and holding
+        // every lane for it costs the whole queue a second each time. When every lane fails, the
+        // breaker opens and holds all of them at least until the latest Retry-After it saw.
+        if (verdict.retryAfter) {
+          notBefore.set(item.emitId, at)
+          retryAfterUntil = Math.max(retryAfterUntil ?? 0, at)
+        } else notBefore.delete(item.emitId)
+        store.update(
+          item.emitId,
+          { status: 'waiting', nextAttemptAt: at, lastError: verdict.error },
+          { failSeq: ++seq },
+        )
       }
-      const error = classify(policy, result.error)
-      if (!error.retryable) answered = true
-      if (!entry) continue
-      const decision = decideRetry(
-        policy,
-        { attempts: entry.item.attempts, ageMs: now - entry.ageFrom },
-        error,
-        result.retryAfterMs,
-        ctx.random,
-      )
-      if (!decision.retry) {
-        store.fail(item.emitId, decision.error)
-        continue
-      }
-      const at = now + decision.waitMs
-      // Retry-After holds this item (and so its lane) exactly that long; other lanes go on. A
-      // server that sends it now and then, to a few requests, still answers the rest, and holding
-      // every lane for it costs the whole queue a second each time. When every lane fails, the
-      // breaker opens and holds all of them at least until the latest Retry-After it saw.
-      if (result.retryAfterMs !== undefined) {
-        notBefore.set(item.emitId, at)
-        retryAfterUntil = Math.max(retryAfterUntil ?? 0, at)
-      } else notBefore.delete(item.emitId)
-      store.update(item.emitId, { status: 'waiting', nextAttemptAt: at, lastError: error }, { failSeq: ++seq })
     }
     if (!answered)
       breaker.failure({
@@ -252,13 +239,11 @@ export function createScheduler(ctx: SchedulerContext) {
   }
 
   return {
-    /** Pumps once at the end of this tick, however many emits happened in it. */
     schedule(): void {
       if (scheduled) return
       scheduled = true
       queueMicrotask(pump)
     },
-    /** Cuts every current backoff wait short and pumps now (flush, reconnect). */
     expedite(options: { holds?: boolean } = {}): void {
       cutoff = seq
       if (options.holds) skipHolds = true
@@ -270,7 +255,6 @@ export function createScheduler(ctx: SchedulerContext) {
       this.expedite({ holds: true })
       return done
     },
-    /** Aborts every transport call in flight; their items stay pending. */
     abort(): void {
       for (const controller of inFlight.values()) controller.abort()
     },
@@ -281,5 +265,3 @@ export function createScheduler(ctx: SchedulerContext) {
     },
   }
 }
-
-export type Scheduler = ReturnType<typeof createScheduler>

@@ -91,7 +91,7 @@ describe('subscribe and signals', () => {
 
 describe('events', () => {
   it('reports acked, failed, dropped and flushed', async () => {
-    const transport = fakeTransport((b) => b.map((e) => (e.payload.bad ? httpError(e, 401) : ack(e))))
+    const transport = fakeTransport((b) => b.map((e) => (e.payload.bad ? httpError(e, 403) : ack(e))))
     const { outbox } = setup({}, transport)
     const log: string[] = []
     outbox.on('outbox:acked', (e) => log.push(`acked ${e.envelope.payload.n} ${String(e.ack.ok)}`))
@@ -103,7 +103,12 @@ describe('events', () => {
     const third = outbox.emit('m', { chatId: 'c', n: 3 })
     outbox.discard(third.emitId)
     await outbox.flush()
-    expect(log).toEqual(['dropped 3 discarded', 'acked 1 true', 'failed 2 Sign in again and retry.', 'flushed'])
+    expect(log).toEqual([
+      'dropped 3 discarded',
+      'acked 1 true',
+      'failed 2 You are not allowed to do this. Check your access, then retry.',
+      'flushed',
+    ])
   })
 
   it('keeps going when a listener throws', async () => {

@@ -27,10 +27,10 @@ describe('backoff', () => {
     expect(backoffMs(p, 1, () => 0.5)).toBe(400)
   })
 
-  it('defaults hardErrorCodes to every 4xx but 408, 409, 425, 429; plus 501', () => {
+  it('defaults hardErrorCodes to every 4xx but 401, 408, 409, 425, 429; plus 501', () => {
     const hard = new Set(defaultHardErrorCodes)
-    for (const code of [408, 409, 425, 429, 500, 502, 503, 504]) expect(hard.has(code)).toBe(false)
-    for (const code of [400, 401, 403, 404, 410, 413, 422, 451, 501]) expect(hard.has(code)).toBe(true)
+    for (const code of [401, 408, 409, 425, 429, 500, 502, 503, 504]) expect(hard.has(code)).toBe(false)
+    for (const code of [400, 403, 404, 410, 413, 422, 451, 501]) expect(hard.has(code)).toBe(true)
   })
 
   it('decides with ordered early exits: terminal, attempts, age, then wait', () => {

@@ -144,7 +144,8 @@ export function createApp(worlds: Worlds = createWorlds()) {
     const user = userOf(c.req.query('user')) ?? 'anonymous'
     const world = worlds.get(user)
     const f = world.faults
-    world.received(await eventsOf(c.req.raw))
+    const sender = senderOf(c.req.raw)
+    world.received(await eventsOf(c.req.raw), sender)
     if (f.offline || f.blackhole) {
       world.counters.cut++
       return cut(c)
@@ -160,7 +161,7 @@ export function createApp(worlds: Worlds = createWorlds()) {
       world.note('fault', `answered ${f.status} instead of applying`)
       return injected(f)
     }
-    const response = await events(c.req.raw, { world, sender: senderOf(c.req.raw) })
+    const response = await events(c.req.raw, { world, sender })
     if (response.ok && world.dropThisAck()) {
       world.counters.acksDropped++
       world.note('fault', 'applied, then dropped the ack')

@@ -44,6 +44,7 @@ export function createWorld(user: string, now: () => number = Date.now) {
     injected: 0,
     unauthorized: 0,
     signIns: 0,
+    requestsBySender: { page: 0, worker: 0, 'fetch-later': 0, keepalive: 0 },
     bySender: { page: 0, worker: 0, 'fetch-later': 0, keepalive: 0 },
   }
   const late: LateDelivery[] = []
@@ -161,8 +162,9 @@ export function createWorld(user: string, now: () => number = Date.now) {
       note('fault', `faults: ${describeFaults(faults)}`)
     },
     counters,
-    /** Counts a request that reached `/api/events`, by the events it carries. */
-    received(events: string[]) {
+    /** Counts a request that reached `/api/events`, by the events it carries and its sender. */
+    received(events: string[], sender: Sender = 'page') {
+      counters.requestsBySender[sender]++
       for (const event of events) bump(counters.requests, event)
     },
     /** Decides, for one answer, whether the ack is dropped (`dropAcks`). */

@@ -71,6 +71,8 @@ export type Counters = {
   unauthorized: number
   /** Tokens issued by `POST /api/session`. */
   signIns: number
+  /** Event requests that reached the server, by who sent them (whatever became of them). */
+  requestsBySender: Record<Sender, number>
   /** Events applied, by who sent them. */
   bySender: Record<Sender, number>
 }

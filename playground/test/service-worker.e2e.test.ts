@@ -68,6 +68,12 @@ describe.each(['svelte', 'vue'] as const)('the service worker switch of the %s p
       const registrations = await watchRegistrations(cdp)
       const registration = await waitFor(() => registrations.get(pg.url), 'the worker registration')
       expect(context.pages().map((p) => p.url())).toEqual(['about:blank'])
+      // The closed page's last-chance request (`fetchLater`) went out into the blackhole too; the
+      // server comes back only after it, so what follows can only be the worker's doing.
+      await waitFor(
+        () => chat.world.counters.requestsBySender['fetch-later'] > 0,
+        "the closed page's fetchLater request",
+      )
       chat.world.setFaults({ blackhole: false })
       await cdp.send('ServiceWorker.dispatchSyncEvent', {
         origin: new URL(pg.url).origin,

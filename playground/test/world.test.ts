@@ -168,6 +168,7 @@ describe('the API', () => {
     const view = worlds.get('u').view()
     expect(view.messages).toHaveLength(6)
     expect(view.counters.bySender).toEqual({ page: 2, worker: 1, 'fetch-later': 2, keepalive: 1 })
+    expect(view.counters.requestsBySender).toEqual({ page: 2, worker: 1, 'fetch-later': 1, keepalive: 1 })
     expect(view.late.map((l) => [l.sender, l.what])).toEqual([
       ['worker', '“from the worker”'],
       ['fetch-later', '“later 1”'],

@@ -33,6 +33,6 @@ export function facts(view: ServerView, keystrokes: number): Array<[string, stri
     ['typing', `${keystrokes} keystrokes here → ${typing} typing events arrived`],
     ['tool executions', `${view.toolExecutions} for ${n(c.requests, 'tool:call')} tool requests (retries included)`],
     ['faults', `${c.cut} connections cut · ${c.acksDropped} acks dropped · ${c.injected} errors injected`],
-    ['sign-in', `${c.unauthorized} answered 401 · ${c.signIns} tokens issued`],
+    ['sign-in', `${c.unauthorized} answered 401 · ${c.signIns} token${c.signIns === 1 ? '' : 's'} issued`],
   ]
 }

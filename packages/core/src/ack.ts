@@ -1,4 +1,4 @@
-import { isRecord } from './record.ts'
+import { isRecord } from './guards.ts'
 import type { DeliveryError, DeliveryResult, EmitEnvelope } from './types.ts'
 
 /** A 2xx answer as an `ack` reads it: `body` is the parsed JSON, or undefined when empty or not JSON. */

@@ -1,22 +1,11 @@
 import ky, { type BeforeRequestHook, type KyInstance, TimeoutError } from 'ky'
-import { type AckReader, MAPPING_HINT, readAck, readAppAck, readBatchAcks, restAck } from './ack.ts'
+import { type AckReader, MAPPING_HINT, restAck } from './ack.ts'
+import { fail, readResults } from './http-answer.ts'
+import { type Call, type HttpRequest, JSON_TYPE, mergeHeaders, requestBuilder, wire } from './http-request.ts'
 import { readJson } from './read-json.ts'
-import { isRecord } from './record.ts'
-import { isRetryableStatus } from './retry.ts'
-import { parseRetryAfter } from './retry-after.ts'
 import type { DeferredRequest, DeliveryResult, EmitEnvelope, Transport } from './types.ts'
 
-/** One request of an API the app already has, for one envelope. */
-export type HttpRequest = {
-  /** Absolute, or resolved against the transport's `url`. Default: the transport's `url`. */
-  url?: string
-  /** Default `'POST'`. */
-  method?: string
-  /** JSON-encoded. Key absent: the envelope (no body for GET and HEAD); present but undefined: no body. */
-  body?: unknown
-  /** Added to the transport's headers (and win over them, `Idempotency-Key` included). */
-  headers?: Record<string, string>
-}
+export type { HttpRequest } from './http-request.ts'
 
 export type HttpTransportOptions = {
   url: string
@@ -44,17 +33,11 @@ export type HttpTransportOptions = {
   ack?: AckReader
 }
 
-/** A request ready to go: what `send` and the page-hide beacon both send. */
-type Call = { url: string; method: string; headers: Record<string, string>; body?: string | undefined }
-
 /** Items in a deferred batch when the transport does not batch (the batch default's `maxItems`). */
 const DEFERRED_BATCH = 50
 
 /** Budget of all `keepalive` request bodies in flight, per the Fetch standard. */
 const KEEPALIVE_BYTES = 64 * 1024
-
-const fail = (envelopes: readonly EmitEnvelope[], result: Omit<Extract<DeliveryResult, { ok: false }>, 'emitId'>) =>
-  envelopes.map((e) => ({ ...result, emitId: e.emitId }))
 
 /**
  * Sends ky's request as it is, with ky's `fetch`. ky clones each request before it sends it, so
@@ -75,21 +58,6 @@ const sendAsIs: BeforeRequestHook = async (request, options) => {
   const { body, status, statusText, headers } = response
   return new Response(body, { status, statusText, headers })
 }
-
-const wire = (envelope: EmitEnvelope): EmitEnvelope => {
-  const { emitId, event, payload, keys, lane, createdAt } = envelope
-  return keys ? { emitId, event, payload, keys, lane, createdAt } : { emitId, event, payload, lane, createdAt }
-}
-
-/** Header names in lower case, so that a later part replaces an earlier one whatever the case. */
-const mergeHeaders = (...parts: Array<Record<string, string> | undefined>): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const part of parts) for (const name in part ?? {}) out[name.toLowerCase()] = String(part?.[name])
-  return out
-}
-const JSON_TYPE = { 'content-type': 'application/json' }
-const isOptional = (v: unknown, check: (v: unknown) => boolean = (v) => typeof v === 'string') =>
-  v === undefined || check(v)
 
 /** A `request` that throws or answers nonsense fails its item at once: trying again maps it the same way. */
 const unmapped = (envelopes: readonly EmitEnvelope[], error: unknown): DeliveryResult[] =>
@@ -120,6 +88,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
   const readAnswer = options.ack ?? (request && restAck)
   const maxBatch = batchMode ? Math.max(1, (typeof options.batch === 'object' && options.batch.maxItems) || 50) : 1
   const timeoutMs = options.timeoutMs ?? 10_000
+  const { callFor, resolve } = requestBuilder(url, request, batchMode)
   const client = (options.ky ?? ky).extend({
     retry: 0,
     throwHttpErrors: false,
@@ -142,65 +111,6 @@ export function httpTransport(options: HttpTransportOptions): Transport {
     const base = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {})
     lastHeaders = { ...base }
     return lastHeaders
-  }
-
-  /** Absolute, or against the transport's `url` (itself against the page, in a browser). */
-  const resolve = (to: string | undefined): string => {
-    if (to === undefined) return url
-    try {
-      return new URL(to, new URL(url, globalThis.location?.href)).href
-    } catch {
-      return to
-    }
-  }
-
-  /** The request for these envelopes (one, unless batching); throws when `request` answers nonsense. */
-  const callFor = (envelopes: readonly EmitEnvelope[], base: Record<string, string>): Call => {
-    const first = envelopes[0] as EmitEnvelope
-    const key = batchMode ? undefined : { 'idempotency-key': `"${first.emitId}"` }
-    if (!request) {
-      const body = JSON.stringify(batchMode ? { envelopes: envelopes.map(wire) } : wire(first))
-      return { url, method: 'POST', headers: mergeHeaders(base, JSON_TYPE, key), body }
-    }
-    const spec: unknown = request(first)
-    if (!isRecord(spec) || !isOptional(spec.url) || !isOptional(spec.method) || !isOptional(spec.headers, isRecord))
-      throw new TypeError('not a { url?, method?, body?, headers? }')
-    const method = ((spec.method as string | undefined) ?? 'POST').toUpperCase()
-    const bodyless = method === 'GET' || method === 'HEAD'
-    const value = 'body' in spec ? spec.body : bodyless ? undefined : wire(first)
-    const body = value === undefined ? undefined : JSON.stringify(value)
-    if (body !== undefined && bodyless) throw new TypeError(`a body for ${method}`)
-    const headers = mergeHeaders(base, body === undefined ? undefined : JSON_TYPE, key, spec.headers as never)
-    return { url: resolve(spec.url as string | undefined), method, headers, body }
-  }
-
-  const readResults = (envelopes: readonly EmitEnvelope[], response: Response, json: unknown): DeliveryResult[] => {
-    if (response.ok) {
-      if (readAnswer) {
-        const answer = { status: response.status, headers: response.headers, body: json }
-        return envelopes.map((e) => readAppAck(readAnswer, answer, e))
-      }
-      return batchMode ? readBatchAcks(envelopes, json) : [readAck((envelopes[0] as EmitEnvelope).emitId, json)]
-    }
-    const status = response.status
-    const reason = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
-    const retryAfterMs =
-      status === 429 || status === 503 ? parseRetryAfter(response.headers.get('retry-after'), Date.now()) : undefined
-    return fail(envelopes, {
-      ok: false,
-      error: {
-        kind: 'http',
-        code: status,
-        message:
-          typeof reason.message === 'string'
-            ? reason.message
-            : `HTTP ${status}${response.statusText ? ` ${response.statusText}` : ''}`,
-        // The default verdict, for callers of the transport alone; an outbox classifies again with its hardErrorCodes.
-        retryable: isRetryableStatus(status),
-        ...(typeof reason.hint === 'string' ? { hint: reason.hint } : {}),
-      },
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    })
   }
 
   return {
@@ -236,7 +146,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
         }
         const { method, headers, body } = call
         const response = await client(call.url, { method, headers, body, signal: deadline.signal })
-        return readResults(envelopes, response, await readJson(response))
+        return readResults(envelopes, response, await readJson(response), readAnswer, batchMode)
       })()
       try {
         return await Promise.race([exchange, deadlinePassed])

@@ -1,16 +1,14 @@
 import { signal } from '@preact/signals-core'
 import { createAuth } from './auth.ts'
-import { syncTag, watchBackgroundSync } from './background-sync.ts'
 import { createBreaker } from './breaker.ts'
 import { normalizeCoalesce } from './coalesce.ts'
 import { createControls } from './controls.ts'
-import { keepDeferredArmed } from './deferred-send.ts'
 import { createEmit, defaultLane } from './emit.ts'
 import { createEmitter } from './emitter.ts'
 import { OutboxClosedError, OutboxError } from './errors.ts'
 import { browserHost } from './host.ts'
-import { sendLastChance } from './last-chance.ts'
 import { createStateView } from './outbox-state.ts'
+import { watchPageLife } from './page-life.ts'
 import { openPersistence } from './persistence.ts'
 import { createQueue } from './queue.ts'
 import { normalizeRetry } from './retry.ts'
@@ -76,27 +74,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
     onDrained: () => events.emit('outbox:flushed', undefined),
     onUnauthorized: (envelope) => auth.required(envelope),
   })
-  const persistent = options.mode === 'persistent'
-  const deferred = keepDeferredArmed({
-    queue,
-    settlement,
-    clock,
-    defer: persistent ? host.deferSend?.bind(host) : undefined,
-    transport: options.transport,
-    paused,
-    watermark: () => persistence.watermark(),
-    started: () => persistence.started(),
-  })
-  const backgroundSync = watchBackgroundSync({
-    queue,
-    clock,
-    register: persistent && options.backgroundSync ? host.registerSync?.bind(host) : undefined,
-    online,
-    tag: syncTag(options.persistenceKey ?? 'outbox'),
-  })
   persistence.onWake(() => {
     scheduler.schedule()
-    deferred.changed()
+    pageLife.changed()
   })
   persistence.onCommand((cmd) => controls.run(cmd))
   const view = createStateView({ queue, breaker, online, paused, auth: auth.state, settlement, events })
@@ -118,22 +98,16 @@ export function createOutbox(options: OutboxOptions): Outbox {
     online.value = isOnline
     if (isOnline) scheduler.expedite()
   })
-  const stopLifecycle = host.lifecycle({
-    hide() {
-      persistence.hidden()
-      deferred.hidden()
-      backgroundSync.hidden()
-      const maySend = persistence.started() && persistence.watermark() === undefined && persistence.leading()
-      // Where a deferred request is armed, it is the last-chance send; keepalive is the fallback.
-      if (!closed && maySend && online.peek() && !deferred.covers())
-        sendLastChance(queue, settlement, options.transport)
-    },
-    restore() {
-      persistence.restored()
-      deferred.changed() // entering the back/forward cache sent the deferred request
-    },
+  const pageLife = watchPageLife({
+    options,
+    host,
+    queue,
+    settlement,
+    persistence,
+    online,
+    paused,
+    closed: () => closed,
   })
-
   const controls = createControls({ queue, settlement, scheduler, persistence, breaker, auth, clock, paused, maxSize })
   const closedGuard = () => {
     if (closed) throw new OutboxClosedError()
@@ -165,18 +139,16 @@ export function createOutbox(options: OutboxOptions): Outbox {
     pause: controls.pause,
     resume: controls.resume,
     clear() {
-      deferred.abort()
+      pageLife.abort()
       return controls.clear()
     },
     async close(opts) {
       if (closed) return
       if (opts?.flush) await outbox.flush()
       closed = true
-      deferred.close()
-      backgroundSync.close()
+      pageLife.close()
       scheduler.stop()
       stopNetwork()
-      stopLifecycle()
       view.close()
       await persistence.close()
       settlement.rejectAll(new OutboxClosedError())

@@ -22,8 +22,6 @@ export function toRecord(entry: Entry): StoredRecord {
   return record
 }
 
-export { isRecord } from './guards.ts'
-
 export const isDeliveryError = (v: unknown): v is DeliveryError =>
   isRecord(v) &&
   ['http', 'network', 'rejected', 'invalid-ack', 'expired', 'storage'].includes(v.kind as string) &&

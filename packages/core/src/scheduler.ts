@@ -1,10 +1,12 @@
 import { batch } from '@preact/signals-core'
 import type { Breaker } from './breaker.ts'
+import { createHolds } from './holds.ts'
 import type { Entry, Queue } from './queue.ts'
 import { expiredError, type RetryPolicy } from './retry.ts'
+import { settleCall } from './settle-call.ts'
 import type { Settlement } from './settlement.ts'
 import type { Clock, EmitEnvelope, Transport } from './types.ts'
-import { resultsOf, serverAnswered, verdictOf } from './verdict.ts'
+import { createWakeTimer } from './wake-timer.ts'
 
 type SchedulerContext = {
   queue: Queue
@@ -47,52 +49,20 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
   const { queue, settlement: store, breaker, policy, clock } = ctx
   const maxBatch = Math.max(1, Math.floor(ctx.transport.maxBatch ?? 1))
   const inFlight = new Map<string, AbortController>()
-  let seq = 0
-  /** Failures numbered up to this skip their backoff wait (flush, reconnect, the breaker closing). */
-  let cutoff = 0
-  /**
-   * emitId → the server's `Retry-After` deadline. Unlike a backoff wait, nothing cuts it short:
-   * not `flush()`, not a reconnect, not the breaker closing (shared/API.md: "never retried sooner
-   * than it says"). It holds the item and so its lane; other lanes go on (see `settle`).
-   */
-  const notBefore = new Map<string, number>()
+  const holds = createHolds()
   let skipHolds = false
-  let wake: unknown
-  let wakeAt = Number.POSITIVE_INFINITY
   let scheduled = false
   let flushWaiters: Array<() => void> = []
-
-  const setWake = (at: number) => {
-    if (at >= wakeAt) return
-    if (wake !== undefined) ctx.clock.clearTimeout(wake)
-    wakeAt = at
-    wake = clock.setTimeout(
-      () => {
-        wake = undefined
-        wakeAt = Number.POSITIVE_INFINITY
-        pump()
-      },
-      Math.max(0, at - clock.now()),
-    )
-  }
-
-  const stopWake = () => {
-    if (wake !== undefined) clock.clearTimeout(wake)
-    wake = undefined
-    wakeAt = Number.POSITIVE_INFINITY
-  }
-
-  /**
-   * A `Retry-After` deadline. Items loaded from storage (`failSeq` 0) lost the in-memory one, so a
-   * stored 429/503 keeps its `nextAttemptAt`: at worst that is a backoff wait kept once more.
-   */
-  const throttledUntil = (entry: Entry): number => {
-    const at = notBefore.get(entry.item.emitId)
-    if (at !== undefined) return at
-    const e = entry.item.lastError
-    return entry.failSeq === 0 && e?.kind === 'http' && (e.code === 429 || e.code === 503)
-      ? (entry.item.nextAttemptAt ?? 0)
-      : 0
+  const wake = createWakeTimer(clock, () => pump())
+  const callContext = {
+    queue,
+    settlement: store,
+    breaker,
+    policy,
+    clock,
+    holds,
+    random: ctx.random,
+    onUnauthorized: ctx.onUnauthorized,
   }
 
   /**
@@ -117,8 +87,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
       }
       // Only the head's backoff counts: the items behind it failed in the head's calls, each with
       // its own jitter, and waiting for theirs would split a failed batch into smaller ones.
-      const backoffUntil = !probe && ready.length === 0 && entry.failSeq > cutoff ? (item.nextAttemptAt ?? 0) : 0
-      const readyAt = Math.max(skipHolds ? 0 : p.holdUntil, backoffUntil, throttledUntil(entry))
+      const readyAt = Math.max(skipHolds ? 0 : p.holdUntil, holds.readyAt(entry, probe || ready.length > 0))
       if (readyAt > now) return { ready, readyAt: ready.length === 0 ? readyAt : Number.POSITIVE_INFINITY }
       ready.push(entry)
     }
@@ -133,7 +102,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
     }
     const now = clock.now()
     let earliest = Number.POSITIVE_INFINITY
-    if (notBefore.size > 0) for (const [id, at] of notBefore) if (at <= now || !queue.get(id)) notBefore.delete(id)
+    holds.prune(now, (id) => queue.get(id) !== undefined)
     batch(() => {
       for (const lane of [...queue.lanes.keys()]) {
         // Only calls in flight hold a slot: a lane that waits (backoff, Retry-After) holds none.
@@ -152,7 +121,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
         void send(lane, gate === 'probe' ? ready.slice(0, 1) : ready, gate === 'probe')
       }
     })
-    if (earliest < Number.POSITIVE_INFINITY) setWake(earliest)
+    if (earliest < Number.POSITIVE_INFINITY) wake.at(earliest)
     settleFlush()
   }
 
@@ -178,56 +147,9 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
       batch(() => {
         for (const { item } of sent) if (queue.get(item.emitId)) store.update(item.emitId, { status: 'queued' })
       })
-    } else batch(() => settle(lane, sent, results, thrown, probe))
+    } else batch(() => settleCall(callContext, { lane, sent, results, thrown, probe }))
     if (queue.entries().size === 0) ctx.onDrained()
     pump()
-  }
-
-  /**
-   * Settles each item of a call by its verdict, then tells the breaker how the call went: one
-   * answer from the server (an ack, a terminal error, a 401) in the call means the server is up.
-   */
-  function settle(lane: string, sent: Entry[], results: unknown, thrown: unknown, probe: boolean): void {
-    const now = clock.now()
-    let answered = false
-    let retryAfterUntil: number | undefined
-    for (const [{ item }, result] of resultsOf(sent, results, thrown)) {
-      answered ||= serverAnswered(policy, result)
-      const entry = queue.get(item.emitId)
-      if (!entry) continue // discarded or cleared while in flight
-      const verdict = verdictOf(policy, entry, result, now, ctx.random)
-      if (verdict.kind === 'ack') store.ack(item.emitId, verdict.ack)
-      else if (verdict.kind === 'fail') store.fail(item.emitId, verdict.error)
-      else if (verdict.kind === 'sign-in') {
-        // Not a failure: the item keeps its place and the attempt it just used.
-        store.update(item.emitId, { status: 'queued', attempts: item.attempts, lastError: verdict.error })
-        ctx.onUnauthorized(store.envelopeOf(entry.item))
-      } else {
-        const at = now + verdict.waitMs
-        // Retry-After holds this item (and so its lane) exactly that long; other lanes go on. A
-        // server that sends it now and then, to a few requests, still answers the rest, and holding
-        // every lane for it costs the whole queue a second each time. When every lane fails, the
-        // breaker opens and holds all of them at least until the latest Retry-After it saw.
-        if (verdict.retryAfter) {
-          notBefore.set(item.emitId, at)
-          retryAfterUntil = Math.max(retryAfterUntil ?? 0, at)
-        } else notBefore.delete(item.emitId)
-        store.update(
-          item.emitId,
-          { status: 'waiting', nextAttemptAt: at, lastError: verdict.error },
-          { failSeq: ++seq },
-        )
-      }
-    }
-    if (!answered)
-      breaker.failure({
-        lane,
-        probe,
-        lanes: queue.lanes.size,
-        ...(retryAfterUntil === undefined ? {} : { retryAfterUntil }),
-      })
-    // The server is back after an outage: the backoff waits the outage piled up are moot.
-    else if (breaker.success()) cutoff = seq
   }
 
   function settleFlush(): void {
@@ -245,7 +167,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
       queueMicrotask(pump)
     },
     expedite(options: { holds?: boolean } = {}): void {
-      cutoff = seq
+      holds.cut()
       if (options.holds) skipHolds = true
       breaker.expedite()
       pump()
@@ -259,7 +181,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
       for (const controller of inFlight.values()) controller.abort()
     },
     stop(): void {
-      stopWake()
+      wake.stop()
       this.abort()
       settleFlush()
     },

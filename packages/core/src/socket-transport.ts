@@ -1,5 +1,5 @@
 import { readAck, readBatchAcks } from './ack.ts'
-import { isRecord } from './record.ts'
+import { isRecord } from './guards.ts'
 import type { DeliveryError, DeliveryResult, EmitEnvelope, Transport } from './types.ts'
 
 /**

@@ -1,10 +1,10 @@
 import type { HttpBindings } from '@hono/node-server'
 import { createOutboxHandler } from '@outbox/server'
 import { Hono } from 'hono'
-import type { ControlRequest, Faults } from '../src/protocol.ts'
+import { type ControlRequest, type Faults, SENDER_HEADER, SENDERS, type Sender } from '../src/protocol.ts'
 import { createWorld, type World } from './world.ts'
 
-type Locals = { world: World }
+type Locals = { world: World; sender: Sender }
 
 const USER = /^[\w-]{1,40}$/
 
@@ -84,13 +84,45 @@ const injected = (f: Faults): Response => {
   }
 }
 
+const unauthorized = () =>
+  new Response(
+    JSON.stringify({
+      ok: false,
+      code: 'unauthorized',
+      message: 'Your sign-in expired (fault panel: token expired).',
+      hint: 'The page signs in again by itself, then sends what waits.',
+    }),
+    {
+      status: 401,
+      headers: {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        'www-authenticate': 'Bearer error="invalid_token"',
+      },
+    },
+  )
+
+/** The bearer token of a request, if it has one. */
+const bearer = (request: Request): string | undefined =>
+  request.headers
+    .get('authorization')
+    ?.match(/^Bearer\s+(\S+)$/i)
+    ?.at(1)
+
+/** Who sent an event request (`x-outbox-sender`); no header or an unknown value: an open page. */
+const senderOf = (request: Request): Sender => {
+  const value = request.headers.get(SENDER_HEADER)
+  return SENDERS.find((s) => s === value) ?? 'page'
+}
+
 /**
  * The playground's API: `/api/events` (the outbox endpoint, behind the fault switches),
- * `/api/state` (one user's world, for the inspector) and `/api/control` (fault switches, reset).
+ * `/api/state` (one user's world, for the inspector), `/api/control` (fault switches, reset) and
+ * `/api/session` (a fresh token: "signing in again").
  */
 export function createApp(worlds: Worlds = createWorlds()) {
   const events = createOutboxHandler<Locals>({
-    apply: (envelope, { locals }) => locals.world.apply(envelope),
+    apply: (envelope, { locals }) => locals.world.apply(envelope, locals.sender),
     // Keys of different users never meet: one page cannot replay or block another's emitId.
     scope: (_request, locals) => locals.world.user,
     onError: (error) => console.error('[playground] apply failed:', error),
@@ -112,24 +144,38 @@ export function createApp(worlds: Worlds = createWorlds()) {
     const user = userOf(c.req.query('user')) ?? 'anonymous'
     const world = worlds.get(user)
     const f = world.faults
-    world.received(await eventsOf(c.req.raw))
+    const sender = senderOf(c.req.raw)
+    world.received(await eventsOf(c.req.raw), sender)
     if (f.offline || f.blackhole) {
       world.counters.cut++
       return cut(c)
     }
     if (f.slowMs > 0) await sleep(f.slowMs, c.req.raw.signal)
+    if (!world.authorized(bearer(c.req.raw))) {
+      world.counters.unauthorized++
+      world.note('auth', 'answered 401: the token expired')
+      return unauthorized()
+    }
     if (f.status !== 0) {
       world.counters.injected++
       world.note('fault', `answered ${f.status} instead of applying`)
       return injected(f)
     }
-    const response = await events(c.req.raw, { world })
+    const response = await events(c.req.raw, { world, sender })
     if (response.ok && world.dropThisAck()) {
       world.counters.acksDropped++
       world.note('fault', 'applied, then dropped the ack')
       return cut(c)
     }
     return response
+  })
+
+  app.post('/api/session', async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as { user?: unknown }
+    const user = userOf(typeof body.user === 'string' ? body.user : undefined)
+    if (!user) return c.json({ error: 'Pass { user }.' }, 400)
+    c.header('cache-control', 'no-store')
+    return c.json({ token: worlds.get(user).signIn() })
   })
 
   app.get('/api/state', (c) => {
@@ -161,5 +207,6 @@ function pickFaults(patch: Partial<Faults>): Partial<Faults> {
   if (patch.dropAcks === 'off' || patch.dropAcks === 'alternate' || patch.dropAcks === 'all')
     out.dropAcks = patch.dropAcks
   if (typeof patch.slowMs === 'number' && patch.slowMs >= 0) out.slowMs = Math.min(10_000, patch.slowMs)
+  if (typeof patch.tokenExpired === 'boolean') out.tokenExpired = patch.tokenExpired
   return out
 }

@@ -1,8 +1,9 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { getRequestListener } from '@hono/node-server'
 import { createServer as createVite, type ViteDevServer } from 'vite'
+import { WORKER_URL } from '../src/service-worker.ts'
 import { createApp, createWorlds, type Worlds } from './app.ts'
 
 export type PlaygroundOptions = {
@@ -26,6 +27,20 @@ export type Playground = {
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 /**
+ * `src/sw.ts` as a module service worker, transformed by Vite like the pages' modules (its imports
+ * are Vite's module URLs), at the root so that its scope covers both pages.
+ */
+async function serveWorker(vite: ViteDevServer, res: ServerResponse): Promise<void> {
+  try {
+    const result = await vite.transformRequest('/src/sw.ts')
+    if (!result) throw new Error('Vite did not transform src/sw.ts')
+    res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-cache' }).end(result.code)
+  } catch (error) {
+    res.writeHead(500, { 'content-type': 'text/plain' }).end(`The service worker did not build: ${String(error)}`)
+  }
+}
+
+/**
  * One Node process, one port: the API (Hono + `@outbox/server`) under `/api/`, and Vite in
  * middleware mode for the pages, with its HMR websocket on the same server.
  */
@@ -36,6 +51,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   let vite: ViteDevServer | undefined
   const http: Server = createServer((req, res) => {
     if (req.url?.startsWith('/api/')) void api(req, res)
+    else if (vite && req.url?.split('?')[0] === WORKER_URL) void serveWorker(vite, res)
     else if (!vite) res.writeHead(503, { 'retry-after': '1' }).end('Starting, reload in a second.')
     else
       vite.middlewares(req, res, () => {

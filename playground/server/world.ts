@@ -1,11 +1,15 @@
+import { randomUUID } from 'node:crypto'
 import { type ApplyResult, type Envelope, reject } from '@outbox/server'
+import { summary } from '../src/format.ts'
 import {
   type BotMessage,
   type Counters,
   type Faults,
   FORBIDDEN_WORD,
+  type LateDelivery,
   type LogLine,
   NO_FAULTS,
+  type Sender,
   type ServerView,
   type StoredMessage,
   type ToolRun,
@@ -13,6 +17,7 @@ import {
 
 const MAX_LOG = 60
 const MAX_MESSAGES = 200
+const MAX_LATE = 50
 
 /** One user's chat as the server keeps it: what was applied, in order, and the fault switches. */
 export type World = ReturnType<typeof createWorld>
@@ -30,7 +35,22 @@ export function createWorld(user: string, now: () => number = Date.now) {
   const tools = new Map<string, ToolRun>()
   const aborted = new Set<string>()
   const log: LogLine[] = []
-  const counters: Counters = { requests: {}, applied: {}, messageApplies: {}, cut: 0, acksDropped: 0, injected: 0 }
+  const counters: Counters = {
+    requests: {},
+    applied: {},
+    messageApplies: {},
+    cut: 0,
+    acksDropped: 0,
+    injected: 0,
+    unauthorized: 0,
+    signIns: 0,
+    requestsBySender: { page: 0, worker: 0, 'fetch-later': 0, keepalive: 0 },
+    bySender: { page: 0, worker: 0, 'fetch-later': 0, keepalive: 0 },
+  }
+  const late: LateDelivery[] = []
+  /** Each token issued, with the expiry epoch it was issued in; "token expired" on starts a new epoch. */
+  const tokens = new Map<string, number>()
+  let epoch = 0
   let seq = 0
   let lastRead: string | undefined
   let readReceipts = 0
@@ -136,12 +156,15 @@ export function createWorld(user: string, now: () => number = Date.now) {
       return faults
     },
     setFaults(patch: Partial<Faults>) {
+      // Switching "token expired" on expires every token issued so far.
+      if (patch.tokenExpired && !faults.tokenExpired) epoch++
       faults = { ...faults, ...patch }
       note('fault', `faults: ${describeFaults(faults)}`)
     },
     counters,
-    /** Counts a request that reached `/api/events`, by the events it carries. */
-    received(events: string[]) {
+    /** Counts a request that reached `/api/events`, by the events it carries and its sender. */
+    received(events: string[], sender: Sender = 'page') {
+      counters.requestsBySender[sender]++
       for (const event of events) bump(counters.requests, event)
     },
     /** Decides, for one answer, whether the ack is dropped (`dropAcks`). */
@@ -151,9 +174,27 @@ export function createWorld(user: string, now: () => number = Date.now) {
       return faults.dropAcks === 'all' || ackCounter % 2 === 1
     },
     note,
+    /** `POST /api/session`: a fresh token, valid until "token expired" is switched on again. */
+    signIn(): string {
+      const token = randomUUID()
+      tokens.set(token, epoch)
+      counters.signIns++
+      note('auth', 'signed in: a fresh token')
+      return token
+    },
+    /** Whether an event request with this bearer token may go on: any does while "token expired" is off. */
+    authorized(token: string | undefined): boolean {
+      if (!faults.tokenExpired) return true
+      return token !== undefined && tokens.get(token) === epoch
+    },
     /** Applies one event; `@outbox/server` calls this at most once per emitId. */
-    apply(e: Envelope): ApplyResult {
+    apply(e: Envelope, sender: Sender = 'page'): ApplyResult {
       bump(counters.applied, e.event)
+      counters.bySender[sender]++
+      if (sender !== 'page') {
+        late.push({ at: now(), emitId: e.emitId, event: e.event, what: summary(e.event, e.payload), sender })
+        if (late.length > MAX_LATE) late.shift()
+      }
       switch (e.event) {
         case 'user:message':
           return applyMessage(e)
@@ -190,6 +231,7 @@ export function createWorld(user: string, now: () => number = Date.now) {
         toolExecutions,
         aborted: [...aborted],
         counters: structuredClone(counters),
+        late: [...late],
         log: [...log],
       }
     },
@@ -204,5 +246,6 @@ export function describeFaults(f: Faults): string {
     parts.push(`answer ${f.status}${f.status === 429 || f.status === 503 ? ` (Retry-After ${f.retryAfterS}s)` : ''}`)
   if (f.dropAcks !== 'off') parts.push(`drop ${f.dropAcks === 'all' ? 'all' : 'every other'} ack`)
   if (f.slowMs) parts.push(`slow ${f.slowMs} ms`)
+  if (f.tokenExpired) parts.push('token expired')
   return parts.length ? parts.join(', ') : 'none'
 }

@@ -1,12 +1,14 @@
 import { createChatClient } from './chat-client.ts'
 import { switchableNetwork } from './network.ts'
 import { createServerFeed } from './server-feed.ts'
+import { createWorkerSwitch, workerSwitchOn } from './service-worker.ts'
 import { sizeHistory } from './size-history.ts'
 import { type Readable, writable } from './store.ts'
 
 /**
  * What both pages set up: the user (`?user=` or the framework's name), a network switch the fault
- * panel drives, the chat client with its persistent outbox, the server feed and the size chart.
+ * panel drives, the chat client with its persistent outbox, the service worker switch, the server
+ * feed and the size chart.
  */
 export function boot(framework: 'svelte' | 'vue') {
   const user = new URLSearchParams(location.search).get('user') ?? framework
@@ -19,14 +21,16 @@ export function boot(framework: 'svelte' | 'vue') {
     network.setSwitch(!view.faults.offline)
     sessionStorage.setItem(offlineKey, view.faults.offline ? '1' : '0')
   })
-  const client = createChatClient({ userId: user, network })
+  // With the service worker switch on, pending events are handed to Background Sync as well.
+  const client = createChatClient({ userId: user, network, outbox: { backgroundSync: workerSwitchOn() } })
+  const worker = createWorkerSwitch(client)
   const history = sizeHistory(client.outbox)
   // One clock for every countdown on the page ("retrying in 2.1 s").
   const now = writable(Date.now())
   setInterval(() => now.set(Date.now()), 250)
   // Debugging aid: the pieces, from the browser console.
-  Object.assign(globalThis, { playground: { client, feed, network } })
-  return { framework, user, client, feed, history, now: now as Readable<number> }
+  Object.assign(globalThis, { playground: { client, feed, network, worker } })
+  return { framework, user, client, feed, history, worker, now: now as Readable<number> }
 }
 
 export type Playground = ReturnType<typeof boot>

@@ -6,8 +6,10 @@ import {
   type NetworkMonitor,
   type Outbox,
   type OutboxOptions,
+  type Transport,
 } from '@outbox/core'
 import { directSend } from './direct-send.ts'
+import { SENDER_HEADER } from './protocol.ts'
 import {
   type ChatEntry,
   createSentLog,
@@ -17,6 +19,7 @@ import {
   type MessageEntry,
   type ToolEntry,
 } from './sent-log.ts'
+import { createSession, type Session } from './session.ts'
 import { type Readable, writable } from './store.ts'
 import { shortId, ulid } from './ulid.ts'
 
@@ -40,6 +43,10 @@ export type ChatClientOptions = {
   outbox?: OutboxSettings
   /** Where the sent entries are kept across reloads; default `localStorage`, `null` for nowhere. */
   storage?: KeyValueStorage | null
+  /** Where the client signs in (again); default: `url` with `/events` replaced by `/session`. */
+  sessionUrl?: string
+  /** How long signing in again takes, so the page can show it; default 1_200 ms. */
+  signInDelayMs?: number
 }
 
 /** Lanes: a chat's messages and read receipts keep their order; the others never wait for them. */
@@ -52,6 +59,27 @@ export const defaultOutboxSettings = (userId: string): OutboxSettings => ({
   retry: { baseMs: 500, maxMs: 5_000 },
   breaker: { threshold: 6, cooldownMs: 8_000 },
 })
+
+/**
+ * The page's transport: `httpTransport` with the session's token, computed per send. The
+ * last-chance sends of a page going away (`fetchLater`, `keepalive` on page hide) go through
+ * transports of their own that mark them in `x-outbox-sender`, so the server can tell them from an
+ * open page's requests ("delivered after the tab closed").
+ */
+export function chatTransport(url: string, session: Session): Transport {
+  const live = httpTransport({ url, timeoutMs: 8_000, headers: () => session.headers() })
+  // Never used to send, so each beacon asks `headers` afresh: the token of the moment.
+  const lastChance = (sender: 'fetch-later' | 'keepalive') =>
+    httpTransport({ url, headers: () => ({ ...session.headersNow(), [SENDER_HEADER]: sender }) })
+  const later = lastChance('fetch-later')
+  const keepalive = lastChance('keepalive')
+  return {
+    maxBatch: live.maxBatch,
+    send: (batch, signal) => live.send(batch, signal),
+    deferredRequests: (envelopes) => later.deferredRequests?.(envelopes) ?? [],
+    sendBeacon: (groups) => keepalive.sendBeacon?.(groups),
+  }
+}
 
 /**
  * A chat connection in the shape of the seed's `AIChatSocket`, with every client-to-server event
@@ -69,6 +97,11 @@ export function createChatClient(options: ChatClientOptions) {
   const storage = options.storage === undefined ? globalThis.localStorage : options.storage
   const readKey = `playground:${userId}:read`
   const base = { ...defaultOutboxSettings(userId), ...options.outbox }
+  const session = createSession(userId, {
+    url: options.sessionUrl ?? (options.url ?? '/api/events').replace(/\/events$/, '/session'),
+    ...(options.signInDelayMs === undefined ? {} : { signInDelayMs: options.signInDelayMs }),
+  })
+  const transport = chatTransport(url, session)
 
   const log = createSentLog(storage, userId)
   const { patch } = log
@@ -120,9 +153,10 @@ export function createChatClient(options: ChatClientOptions) {
       patch(emitId, (entry) => ({ ...entry, direct: status, ...(ack ? { ack } : {}) }))
     if (network && !network.online) queueMicrotask(() => settle('lost'))
     else
-      void directSend(url, { emitId, event, payload, lane, createdAt: Date.now() }).then((result) =>
-        result.status === 'sent' ? settle('sent', result.ack) : settle('lost'),
-      )
+      void session
+        .headers()
+        .then((headers) => directSend(url, { emitId, event, payload, lane, createdAt: Date.now() }, headers))
+        .then((result) => (result.status === 'sent' ? settle('sent', result.ack) : settle('lost')))
     return emitId
   }
 
@@ -181,6 +215,8 @@ export function createChatClient(options: ChatClientOptions) {
     outbox: outbox as Readable<Outbox>,
     enabled: enabled as Readable<boolean>,
     generation: generation as Readable<number>,
+    /** The sign-in whose token every event carries; the outbox's `onUnauthorized` refreshes it. */
+    session,
     entries: log.entries,
     /** The last bot message this user marked read. */
     readUpTo: readUpTo as Readable<string | undefined>,
@@ -193,7 +229,9 @@ export function createChatClient(options: ChatClientOptions) {
       const box = createOutbox({
         ...base,
         ...settings,
-        transport: httpTransport({ url, timeoutMs: 8_000 }),
+        transport,
+        // A 401 holds every lane (nothing fails); once signed in again, sending resumes in order.
+        onUnauthorized: () => session.refresh(),
         ...(network ? { network } : {}),
       })
       for (const stop of stopListening) stop()
@@ -204,6 +242,18 @@ export function createChatClient(options: ChatClientOptions) {
       enabled.set(true)
       void box.ready.then(() => current === box && recover(box))
       return box
+    },
+
+    /**
+     * Changes the outbox's settings (`backgroundSync`, say): the current outbox closes and a new
+     * one with them picks up what it stored.
+     */
+    async reconfigure(settings: OutboxSettings): Promise<void> {
+      Object.assign(base, settings)
+      if (!current || !enabled.get()) return
+      enabled.set(false)
+      await current.close()
+      client.enableOutbox()
     },
 
     /**

@@ -7,11 +7,15 @@ export type DirectResult = { status: 'sent'; ack: Record<string, unknown> } | { 
  * One plain `POST` with no retry and nothing kept: what an app does without an outbox. Lost when
  * the request fails or the answer is not an ack.
  */
-export async function directSend(url: string, envelope: EmitEnvelope): Promise<DirectResult> {
+export async function directSend(
+  url: string,
+  envelope: EmitEnvelope,
+  headers: Record<string, string> = {},
+): Promise<DirectResult> {
   try {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `"${envelope.emitId}"` },
+      headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': `"${envelope.emitId}"` },
       body: JSON.stringify(envelope),
     })
     const ack = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined

@@ -1,4 +1,4 @@
-import type { ServerView } from './protocol.ts'
+import type { Sender, ServerView } from './protocol.ts'
 
 /** The events the server panel counts, in the order of the use cases. */
 export const EVENT_ROWS = [
@@ -9,6 +9,13 @@ export const EVENT_ROWS = [
   'tool:call',
   'tool:abort',
 ] as const
+
+/** How each sender of a late delivery is shown. */
+export const SENDER_LABEL: Record<Exclude<Sender, 'page'>, string> = {
+  worker: 'service worker (sync)',
+  'fetch-later': 'fetchLater (tab gone)',
+  keepalive: 'keepalive (tab hidden)',
+}
 
 const n = (table: Record<string, number>, key: string) => table[key] ?? 0
 
@@ -26,5 +33,6 @@ export function facts(view: ServerView, keystrokes: number): Array<[string, stri
     ['typing', `${keystrokes} keystrokes here → ${typing} typing events arrived`],
     ['tool executions', `${view.toolExecutions} for ${n(c.requests, 'tool:call')} tool requests (retries included)`],
     ['faults', `${c.cut} connections cut · ${c.acksDropped} acks dropped · ${c.injected} errors injected`],
+    ['sign-in', `${c.unauthorized} answered 401 · ${c.signIns} token${c.signIns === 1 ? '' : 's'} issued`],
   ]
 }

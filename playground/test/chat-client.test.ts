@@ -36,6 +36,7 @@ async function setup({
       removeItem: (k) => void storage.delete(k),
     },
     outbox: { mode: 'memory', retry: { baseMs: 20, maxMs: 200 }, breaker: { threshold: 1_000 } },
+    signInDelayMs: 50,
   })
   cleanups.push(() => client.close())
   return { client, worlds, network, user }
@@ -124,5 +125,25 @@ describe('the chat client', () => {
     const s = await setup({ user, storage })
     await waitFor(() => entries(s.client)[0]?.ack, 'the orphan to be delivered')
     expect(view(s).messages.map((m) => m.text)).toEqual(['orphan'])
+  })
+
+  it('holds every lane on a 401, signs in again, then delivers in order with nothing failed', async () => {
+    const s = await setup()
+    s.client.sendMessage({ text: 'before' })
+    await waitFor(() => entries(s.client)[0]?.ack, 'a first message, with the first token')
+    faults(s, { tokenExpired: true })
+    const box = current(s.client.outbox)
+    const auth: string[] = []
+    box.auth.subscribe((value) => auth.push(value))
+    const texts = ['one', 'two', 'three', 'four']
+    for (const text of texts) s.client.sendMessage({ text })
+    s.client.callTool({ tool: 'create_ticket' })
+    await waitFor(() => entries(s.client).every((e) => e.ack), 'every event to be acked')
+    expect(view(s).messages.map((m) => m.text)).toEqual(['before', ...texts])
+    expect(auth).toEqual(['ok', 'required', 'ok'])
+    expect(box.failed.peek()).toEqual([])
+    expect(view(s).counters.signIns, 'the first sign-in, and one again').toBe(2)
+    expect(view(s).counters.unauthorized).toBeGreaterThanOrEqual(1)
+    expect(view(s).toolExecutions).toBe(1)
   })
 })

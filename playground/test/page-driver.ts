@@ -1,6 +1,6 @@
 import { rename } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core'
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
 import type { Playground } from '../server/playground.ts'
 import type { Faults } from '../src/protocol.ts'
 import { waitFor } from './helpers.ts'
@@ -23,6 +23,8 @@ export const launchChromium = (): Promise<Browser> =>
     ],
   })
 
+export const VIEWPORT = { width: 1440, height: 1000 }
+
 export type Framework = 'svelte' | 'vue'
 export type Row = { id: string; text: string; status: string }
 
@@ -43,7 +45,12 @@ export class ChatPage {
   }
 
   static async open(browser: Browser, pg: Playground, framework: Framework, user: string): Promise<ChatPage> {
-    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } })
+    const context = await browser.newContext({ viewport: VIEWPORT })
+    return ChatPage.openIn(context, pg, framework, user)
+  }
+
+  /** A page in an existing context (its service workers and storage are shared with other pages). */
+  static async openIn(context: BrowserContext, pg: Playground, framework: Framework, user: string): Promise<ChatPage> {
     const chat = new ChatPage(await context.newPage(), pg, framework, user)
     await chat.page.goto(`${pg.url}${framework}.html?user=${user}`)
     await chat.ready()
@@ -102,6 +109,8 @@ export class ChatPage {
     if (patch.offline !== undefined) await panel.getByRole('checkbox', { name: /Go offline/ }).setChecked(patch.offline)
     if (patch.blackhole !== undefined)
       await panel.getByRole('checkbox', { name: /Blackhole/ }).setChecked(patch.blackhole)
+    if (patch.tokenExpired !== undefined)
+      await panel.getByRole('checkbox', { name: /Token expired/ }).setChecked(patch.tokenExpired)
     if (patch.dropAcks !== undefined) {
       const label = { off: 'keep', alternate: 'drop every other', all: 'drop all' }[patch.dropAcks]
       await panel.getByRole('radio', { name: label, exact: true }).check()

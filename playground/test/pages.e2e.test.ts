@@ -147,4 +147,30 @@ describe.each(['svelte', 'vue'] as const)('the %s page', (framework) => {
     expect(await page.getByTestId('failure').count(), 'failed typing events are not shown').toBe(1)
     await chat.screenshot()
   })
+
+  it('holds messages through an expired token, signs in again, then delivers them in order', async () => {
+    const chat = await openPage(framework, 'token')
+    const { page } = chat
+    await chat.send('signed in')
+    await chat.until('signed in', 'delivered')
+
+    await chat.fault({ tokenExpired: true })
+    const texts = [1, 2, 3].map((n) => `${framework} after expiry ${n}`)
+    for (const text of texts) await chat.send(text)
+    // The first 401 stops every lane; the pill shows while the page signs in again.
+    await page.getByTestId('auth').getByText('signing in again').waitFor()
+    for (const text of texts) await chat.until(text, 'delivered')
+    await page.getByTestId('auth').waitFor({ state: 'detached' })
+
+    const server = chat.world.view()
+    expect(
+      server.messages.map((m) => m.text),
+      'applied in emit order',
+    ).toEqual(['signed in', ...texts])
+    expect(Object.values(server.counters.messageApplies), 'each message applied once').toEqual(Array(4).fill(1))
+    expect(server.counters.unauthorized, '401 answers').toBeGreaterThanOrEqual(1)
+    expect(server.counters.signIns, 'the first sign-in, and one again').toBe(2)
+    expect(await page.getByTestId('failure').count(), 'nothing failed').toBe(0)
+    expect(await page.getByTestId('queue-size').textContent()).toBe('0 pending')
+  })
 })

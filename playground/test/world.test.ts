@@ -2,7 +2,7 @@ import type { Envelope } from '@outbox/server'
 import { describe, expect, it } from 'vitest'
 import { createApp, createWorlds } from '../server/app.ts'
 import { createWorld } from '../server/world.ts'
-import type { ServerView } from '../src/protocol.ts'
+import type { ServerView, SessionAnswer } from '../src/protocol.ts'
 import { ulid } from '../src/ulid.ts'
 
 const envelope = (event: string, payload: Record<string, unknown>): Envelope => ({
@@ -111,5 +111,69 @@ describe('the API', () => {
     await post(app, '/api/control', { user: 'u', reset: true })
     expect(worlds.get('u').faults.dropAcks).toBe('off')
     expect((await post(app, '/api/control', { user: '../etc' })).status).toBe(400)
+  })
+
+  it('answers 401 to a token issued before "token expired" went on, and accepts one from /api/session', async () => {
+    const worlds = createWorlds()
+    const app = createApp(worlds)
+    const signIn = async () => ((await (await post(app, '/api/session', { user: 'u' })).json()) as SessionAnswer).token
+    const send = (token?: string) =>
+      post(
+        app,
+        '/api/events?user=u',
+        envelope('chat:read', { upTo: 'x' }),
+        token ? { authorization: `Bearer ${token}` } : {},
+      )
+    const old = await signIn()
+    expect((await send()).status, 'switch off: no token needed').toBe(200)
+
+    await post(app, '/api/control', { user: 'u', faults: { tokenExpired: true } })
+    const refused = await send(old)
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('www-authenticate')).toContain('invalid_token')
+    expect(await refused.json()).toMatchObject({ ok: false, code: 'unauthorized' })
+    expect((await send()).status, 'no token at all').toBe(401)
+    expect((await send('made-up')).status, 'a token the server never issued').toBe(401)
+
+    const fresh = await signIn()
+    expect(fresh).not.toBe(old)
+    expect((await send(fresh)).status, 'the fresh token, switch still on').toBe(200)
+    expect((await send(old)).status, 'the old one stays expired').toBe(401)
+
+    // Off and on again: the fresh token expires too.
+    await post(app, '/api/control', { user: 'u', faults: { tokenExpired: false } })
+    await post(app, '/api/control', { user: 'u', faults: { tokenExpired: true } })
+    expect((await send(fresh)).status).toBe(401)
+    expect(worlds.get('u').view().counters).toMatchObject({ unauthorized: 5, signIns: 2, applied: { 'chat:read': 2 } })
+    expect((await post(app, '/api/session', { user: '../x' })).status).toBe(400)
+  })
+
+  it('records who sent each applied event, and lists what no open page sent', async () => {
+    const worlds = createWorlds()
+    const app = createApp(worlds)
+    const message = (text: string) => envelope('user:message', { messageId: `m-${text}`, text })
+    await post(app, '/api/events?user=u', message('from the page'))
+    await post(app, '/api/events?user=u', message('from the worker'), { 'x-outbox-sender': 'worker' })
+    // A fetchLater request is a batch of the lanes' pending items.
+    await post(
+      app,
+      '/api/events?user=u',
+      { envelopes: [message('later 1'), message('later 2')] },
+      {
+        'x-outbox-sender': 'fetch-later',
+      },
+    )
+    await post(app, '/api/events?user=u', message('on hide'), { 'x-outbox-sender': 'keepalive' })
+    await post(app, '/api/events?user=u', message('claims to be a robot'), { 'x-outbox-sender': 'robot' })
+    const view = worlds.get('u').view()
+    expect(view.messages).toHaveLength(6)
+    expect(view.counters.bySender).toEqual({ page: 2, worker: 1, 'fetch-later': 2, keepalive: 1 })
+    expect(view.counters.requestsBySender).toEqual({ page: 2, worker: 1, 'fetch-later': 1, keepalive: 1 })
+    expect(view.late.map((l) => [l.sender, l.what])).toEqual([
+      ['worker', '“from the worker”'],
+      ['fetch-later', '“later 1”'],
+      ['fetch-later', '“later 2”'],
+      ['keepalive', '“on hide”'],
+    ])
   })
 })

@@ -116,7 +116,7 @@ export type RetryOptions = {
   maxAttempts?: number
   /** Measured from `createdAt`; older undelivered items fail as `'expired'`. Default Infinity. */
   maxAgeMs?: number
-  /** Statuses that fail at once. Default: every 4xx except 408, 409, 425, 429; plus 501. */
+  /** Statuses that fail at once. Default: every 4xx except 401 (see `onUnauthorized`), 408, 409, 425, 429; plus 501. */
   hardErrorCodes?: number[]
 }
 

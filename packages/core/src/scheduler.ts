@@ -1,6 +1,7 @@
 import { batch } from '@preact/signals-core'
 import type { Breaker } from './breaker.ts'
 import { createHolds } from './holds.ts'
+import { laneAt, toBack } from './lanes.ts'
 import type { Entry, Queue } from './queue.ts'
 import { expiredError, type RetryPolicy } from './retry.ts'
 import { settleCall } from './settle-call.ts'
@@ -73,7 +74,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
     const ready: Entry[] = []
     const watermark = ctx.watermark()
     while (ready.length < maxBatch) {
-      const id = queue.laneAt(lane, ready.length)
+      const id = laneAt(queue.lanes, lane, ready.length)
       const entry = id === undefined ? undefined : queue.get(id)
       if (!entry || (watermark !== undefined && entry.item.emitId > watermark)) break
       const { item, policy: p } = entry
@@ -128,7 +129,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
   async function send(lane: string, sent: Entry[], probe: boolean): Promise<void> {
     const controller = new AbortController()
     inFlight.set(lane, controller)
-    queue.toBack(lane) // round-robin: the lane that just got a turn goes to the back of the line
+    toBack(queue.lanes, lane) // round-robin: the lane that just got a turn goes to the back of the line
     store.sending(sent)
     let results: unknown
     let thrown: unknown

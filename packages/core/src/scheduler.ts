@@ -1,21 +1,13 @@
 import { batch } from '@preact/signals-core'
-import type { Breaker } from './breaker.ts'
 import { createHolds } from './holds.ts'
 import { laneAt, toBack } from './lanes.ts'
-import type { Entry, Queue } from './queue.ts'
-import { expiredError, type RetryPolicy } from './retry.ts'
-import { settleCall } from './settle-call.ts'
-import type { Settlement } from './settlement.ts'
-import type { Clock, EmitEnvelope, Transport } from './types.ts'
+import type { Entry } from './queue.ts'
+import { expiredError } from './retry.ts'
+import { type CallContext, settleCall } from './settle-call.ts'
+import type { Transport } from './types.ts'
 import { createWakeTimer } from './wake-timer.ts'
 
-type SchedulerContext = {
-  queue: Queue
-  settlement: Settlement
-  breaker: Breaker
-  policy: RetryPolicy
-  clock: Clock
-  random: () => number
+type SchedulerContext = CallContext & {
   transport: Transport
   concurrency: number
   /** False while closed, paused, offline, not ready, or not the tab that sends. */
@@ -23,8 +15,6 @@ type SchedulerContext = {
   /** While stored items are still loading: nothing with a later emitId may be sent. */
   watermark: () => string | undefined
   onDrained: () => void
-  /** The server answered 401 for `envelope` (its item stays at its lane's head): stop and sign in again. */
-  onUnauthorized: (envelope: EmitEnvelope) => void
 }
 
 /** The lane scheduler, as the rest of the engine drives it. */
@@ -55,16 +45,6 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
   let scheduled = false
   let flushWaiters: Array<() => void> = []
   const wake = createWakeTimer(clock, () => pump())
-  const callContext = {
-    queue,
-    settlement: store,
-    breaker,
-    policy,
-    clock,
-    holds,
-    random: ctx.random,
-    onUnauthorized: ctx.onUnauthorized,
-  }
 
   /**
    * Ready items at the front of a lane, dropping stale and expiring old heads on the way. A probe
@@ -148,7 +128,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
       batch(() => {
         for (const { item } of sent) if (queue.get(item.emitId)) store.update(item.emitId, { status: 'queued' })
       })
-    } else batch(() => settleCall(callContext, { lane, sent, results, thrown, probe }))
+    } else batch(() => settleCall(ctx, holds, { lane, sent, results, thrown, probe }))
     if (queue.entries().size === 0) ctx.onDrained()
     pump()
   }

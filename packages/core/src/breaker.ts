@@ -67,6 +67,19 @@ export function createBreaker(options: BreakerOptions = {}, clock: Clock): Break
     state.value = 'open'
   }
 
+  const success = () => {
+    failures = 0
+    lanes = new Set()
+    retryAfterUntil = 0
+    cooldown = firstCooldown
+    if (state.value === 'closed') return false
+    // Any answer closes it, a late one from before the opening too: the server is up.
+    probing = false
+    retryAt.value = undefined
+    state.value = 'closed'
+    return true
+  }
+
   return {
     state,
     retryAt,
@@ -84,18 +97,7 @@ export function createBreaker(options: BreakerOptions = {}, clock: Clock): Break
     expedite() {
       if (state.value === 'open') retryAt.value = Math.max(clock.now(), retryAfterUntil)
     },
-    success() {
-      failures = 0
-      lanes = new Set()
-      retryAfterUntil = 0
-      cooldown = firstCooldown
-      if (state.value === 'closed') return false
-      // Any answer closes it, a late one from before the opening too: the server is up.
-      probing = false
-      retryAt.value = undefined
-      state.value = 'closed'
-      return true
-    },
+    success,
     failure(call) {
       const now = clock.now()
       if (failures === 0) since = now
@@ -119,14 +121,9 @@ export function createBreaker(options: BreakerOptions = {}, clock: Clock): Break
     cancelProbe() {
       probing = false
     },
+    // A closed breaker has no probe and no retryAt: closing it is all a reset does beyond the counts.
     reset() {
-      failures = 0
-      lanes = new Set()
-      retryAfterUntil = 0
-      cooldown = firstCooldown
-      probing = false
-      state.value = 'closed'
-      retryAt.value = undefined
+      success()
     },
   }
 }

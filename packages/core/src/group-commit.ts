@@ -51,11 +51,13 @@ export function createGroupCommit(storage: OutboxStorage, options: GroupCommitOp
   let failing = false
   let idleWaiters: Array<() => void> = []
 
-  const settleIdle = () => {
-    if (writing || scheduled || dirty.size > 0) return
+  const releaseIdle = () => {
     const waiters = idleWaiters
     idleWaiters = []
     for (const resolve of waiters) resolve()
+  }
+  const settleIdle = () => {
+    if (!writing && !scheduled && dirty.size === 0) releaseIdle()
   }
 
   const commit = () => {
@@ -91,9 +93,7 @@ export function createGroupCommit(storage: OutboxStorage, options: GroupCommitOp
           options.onError(error)
         }
         // Writers waiting for idle must not hang on a broken store: they see what could be done.
-        const waiters = idleWaiters
-        idleWaiters = []
-        for (const resolve of waiters) resolve()
+        releaseIdle()
         options.setTimeout(() => schedule(), options.retryMs ?? 5_000)
       },
     )

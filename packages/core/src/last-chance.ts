@@ -1,3 +1,4 @@
+import { laneIds } from './lanes.ts'
 import type { Queue } from './queue.ts'
 import type { Settlement } from './settlement.ts'
 import type { EmitEnvelope, OutboxItem, Transport } from './types.ts'
@@ -14,7 +15,7 @@ export function sendLastChance(queue: Queue, settlement: Settlement, transport: 
   const perLane = Math.max(1, transport.maxBatch ?? 1)
   const groups: EmitEnvelope[][] = []
   for (const lane of queue.lanes.keys()) {
-    const items = queue.laneIds(lane, perLane).map((id) => queue.get(id)?.item)
+    const items = laneIds(queue.lanes, lane, perLane).map((id) => queue.get(id)?.item)
     if (items.some((item) => !item || item.status === 'sending')) continue
     groups.push(items.map((item) => settlement.envelopeOf(item as OutboxItem)))
   }

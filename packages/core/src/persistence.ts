@@ -94,7 +94,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
     onCommitted: (puts, deletes) => tabs.post({ t: 'delta', puts: [...puts], deletes: [...deletes] }),
     setTimeout: (fn, ms) => host.clock.setTimeout(fn, ms),
   })
-  const reconciler = createReconciler({ queue, settlement, commit, leading: () => leading, report })
+  const reconciler = createReconciler(queue, settlement, commit, () => leading, report)
   const applyDelta = ({ puts, deletes }: Delta) => {
     reconciler.applyDelta(puts, deletes)
     if (leading) wake()

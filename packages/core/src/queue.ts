@@ -1,7 +1,7 @@
 import { computed, type ReadonlySignal, signal } from '@preact/signals-core'
 import type { EmitPolicy } from './coalesce.ts'
-import { createKeyIndex } from './key-index.ts'
-import { createLanes, type Lane } from './lanes.ts'
+import { byCoalesceKey, bySemanticKeys, indexKeys, type KeyIndex, unindexKeys } from './key-index.ts'
+import { addToLane, type Lanes, removeFromLane } from './lanes.ts'
 import type { DeliveryError, EmitKeys, FailedItem, OutboxItem } from './types.ts'
 
 /** A pending item plus the bookkeeping the scheduler needs (never shown to the UI). */
@@ -19,8 +19,11 @@ export type Entry = {
  * with the signals the UI reads. Only the settlement module changes it.
  */
 export interface Queue {
-  /** Lane → its pending emitIds in order. Map order is the scheduler's round-robin order. */
-  readonly lanes: ReadonlyMap<string, Lane>
+  /**
+   * Lane → its pending emitIds in order (read it with `laneAt` and `laneIds` of `lanes.ts`). Map
+   * order is the scheduler's round-robin order, which only the scheduler changes (`toBack`).
+   */
+  readonly lanes: Lanes
   entries(): ReadonlyMap<string, Entry>
   readonly failedItems: ReadonlyMap<string, FailedItem>
   readonly pending: ReadonlySignal<readonly OutboxItem[]>
@@ -29,12 +32,6 @@ export interface Queue {
   /** Read to depend on every change of the queue. */
   readonly version: ReadonlySignal<number>
   get(emitId: string): Entry | undefined
-  /** The emitId at `index` in a lane (0 is its head). */
-  laneAt(name: string, index: number): string | undefined
-  /** Moves a lane to the end of the scheduler's round-robin order (`lanes` iterates in it). */
-  toBack(name: string): void
-  /** Up to `count` emitIds from the head of a lane, in order. */
-  laneIds(name: string, count?: number): string[]
   /** The first pending entry holding one of these semantic keys, if any. */
   find(keys: EmitKeys | undefined): Entry | undefined
   /** Every pending entry with this coalesce key that is not in flight. */
@@ -56,8 +53,8 @@ export interface Queue {
 export function createQueue(): Queue {
   let entries = new Map<string, Entry>()
   const failedItems = new Map<string, FailedItem>()
-  const lanes = createLanes()
-  const index = createKeyIndex()
+  const lanes: Lanes = new Map()
+  const index: KeyIndex = new Map()
   const pendingVersion = signal(0)
   const failedVersion = signal(0)
   let maxId = ''
@@ -69,14 +66,14 @@ export function createQueue(): Queue {
     const entry = entries.get(emitId)
     if (!entry) return undefined
     entries.delete(emitId)
-    lanes.remove(entry.item)
-    index.remove(emitId, entry.item.keys, entry.policy.coalesceKey)
+    removeFromLane(lanes, entry.item)
+    unindexKeys(index, emitId, entry.item.keys, entry.policy.coalesceKey)
     bumpPending()
     return entry
   }
 
   return {
-    lanes: lanes.map,
+    lanes,
     entries: () => entries,
     failedItems,
     pending: computed(() => {
@@ -93,11 +90,8 @@ export function createQueue(): Queue {
     }),
     version: computed(() => pendingVersion.value + failedVersion.value),
     get: (emitId) => entries.get(emitId),
-    laneAt: lanes.at,
-    toBack: lanes.toBack,
-    laneIds: lanes.ids,
     find(keys) {
-      for (const id of index.bySemanticKeys(keys)) {
+      for (const id of bySemanticKeys(index, keys)) {
         const entry = entries.get(id)
         if (entry) return entry
       }
@@ -105,7 +99,7 @@ export function createQueue(): Queue {
     },
     findAll(coalesceKey) {
       const found: Entry[] = []
-      for (const id of index.byCoalesceKey(coalesceKey)) {
+      for (const id of byCoalesceKey(index, coalesceKey)) {
         const entry = entries.get(id)
         if (entry && entry.item.status !== 'sending') found.push(entry)
       }
@@ -121,8 +115,8 @@ export function createQueue(): Queue {
         const all: Array<[string, Entry]> = [...entries, [id, entry]]
         entries = new Map(all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       }
-      lanes.add(entry.item)
-      index.add(id, entry.item.keys, entry.policy.coalesceKey)
+      addToLane(lanes, entry.item)
+      indexKeys(index, id, entry.item.keys, entry.policy.coalesceKey)
       bumpPending()
     },
     update(emitId, patch, meta) {
@@ -157,7 +151,7 @@ export function createQueue(): Queue {
     clear() {
       entries = new Map()
       failedItems.clear()
-      lanes.map.clear()
+      lanes.clear()
       index.clear()
       bumpPending()
       bumpFailed()

@@ -35,14 +35,13 @@ export interface Reconciler {
  * sender's news, a follower's non-durable emits). Every change goes through the settlement
  * module; this one only decides which.
  */
-export function createReconciler(ctx: {
-  queue: Queue
-  settlement: Settlement
-  commit: GroupCommit
-  leading: () => boolean
-  report: (error: DeliveryError) => void
-}): Reconciler {
-  const { queue, settlement, commit } = ctx
+export function createReconciler(
+  queue: Queue,
+  settlement: Settlement,
+  commit: GroupCommit,
+  isLeading: () => boolean,
+  report: (error: DeliveryError) => void,
+): Reconciler {
   const tombstones = new Set<string>()
   const trimTombstones = capTo(tombstones, TOMBSTONES)
   const bury = (id: string) => {
@@ -56,7 +55,7 @@ export function createReconciler(ctx: {
     const result = checkRecord(id, value)
     if ('record' in result) return result.record
     if (!reportedBad.has(id))
-      ctx.report({
+      report({
         kind: 'storage',
         code: 'invalid-record',
         message: `Skipped stored record ${id}: ${result.reason}.`,
@@ -105,7 +104,7 @@ export function createReconciler(ctx: {
   }
 
   const merge = (records: ReadonlyArray<readonly [string, unknown]>, complete: boolean): boolean => {
-    const leading = ctx.leading()
+    const leading = isLeading()
     const seen = complete ? new Set<string>() : undefined
     let found = false
     for (const [rawKey, value] of records) found = mergeOne(String(rawKey), value, leading, seen) || found
@@ -123,7 +122,7 @@ export function createReconciler(ctx: {
     applyDelta(puts, deletes) {
       batch(() => {
         merge(puts, false)
-        if (ctx.leading()) return
+        if (isLeading()) return
         for (const id of deletes) {
           if (commit.unwritten(id)) continue
           const entry = queue.get(id)

@@ -1,20 +1,13 @@
 import { batch } from '@preact/signals-core'
-import type { Breaker } from './breaker.ts'
 import { createHolds } from './holds.ts'
-import type { Entry, Queue } from './queue.ts'
-import { expiredError, type RetryPolicy } from './retry.ts'
-import { settleCall } from './settle-call.ts'
-import type { Settlement } from './settlement.ts'
-import type { Clock, EmitEnvelope, Transport } from './types.ts'
+import { laneAt, toBack } from './lanes.ts'
+import type { Entry } from './queue.ts'
+import { expiredError } from './retry.ts'
+import { type CallContext, settleCall } from './settle-call.ts'
+import type { Transport } from './types.ts'
 import { createWakeTimer } from './wake-timer.ts'
 
-type SchedulerContext = {
-  queue: Queue
-  settlement: Settlement
-  breaker: Breaker
-  policy: RetryPolicy
-  clock: Clock
-  random: () => number
+type SchedulerContext = CallContext & {
   transport: Transport
   concurrency: number
   /** False while closed, paused, offline, not ready, or not the tab that sends. */
@@ -22,8 +15,6 @@ type SchedulerContext = {
   /** While stored items are still loading: nothing with a later emitId may be sent. */
   watermark: () => string | undefined
   onDrained: () => void
-  /** The server answered 401 for `envelope` (its item stays at its lane's head): stop and sign in again. */
-  onUnauthorized: (envelope: EmitEnvelope) => void
 }
 
 /** The lane scheduler, as the rest of the engine drives it. */
@@ -54,16 +45,6 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
   let scheduled = false
   let flushWaiters: Array<() => void> = []
   const wake = createWakeTimer(clock, () => pump())
-  const callContext = {
-    queue,
-    settlement: store,
-    breaker,
-    policy,
-    clock,
-    holds,
-    random: ctx.random,
-    onUnauthorized: ctx.onUnauthorized,
-  }
 
   /**
    * Ready items at the front of a lane, dropping stale and expiring old heads on the way. A probe
@@ -73,7 +54,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
     const ready: Entry[] = []
     const watermark = ctx.watermark()
     while (ready.length < maxBatch) {
-      const id = queue.laneAt(lane, ready.length)
+      const id = laneAt(queue.lanes, lane, ready.length)
       const entry = id === undefined ? undefined : queue.get(id)
       if (!entry || (watermark !== undefined && entry.item.emitId > watermark)) break
       const { item, policy: p } = entry
@@ -128,7 +109,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
   async function send(lane: string, sent: Entry[], probe: boolean): Promise<void> {
     const controller = new AbortController()
     inFlight.set(lane, controller)
-    queue.toBack(lane) // round-robin: the lane that just got a turn goes to the back of the line
+    toBack(queue.lanes, lane) // round-robin: the lane that just got a turn goes to the back of the line
     store.sending(sent)
     let results: unknown
     let thrown: unknown
@@ -147,7 +128,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
       batch(() => {
         for (const { item } of sent) if (queue.get(item.emitId)) store.update(item.emitId, { status: 'queued' })
       })
-    } else batch(() => settleCall(callContext, { lane, sent, results, thrown, probe }))
+    } else batch(() => settleCall(ctx, holds, { lane, sent, results, thrown, probe }))
     if (queue.entries().size === 0) ctx.onDrained()
     pump()
   }

@@ -6,15 +6,15 @@ import type { Settlement } from './settlement.ts'
 import type { Clock, EmitEnvelope } from './types.ts'
 import { resultsOf, serverAnswered, verdictOf } from './verdict.ts'
 
-/** What settling a call needs from the scheduler. */
+/** What settling a call needs from the scheduler (its context), besides the holds. */
 export type CallContext = {
   queue: Queue
   settlement: Settlement
   breaker: Breaker
   policy: RetryPolicy
   clock: Clock
-  holds: Holds
   random: () => number
+  /** The server answered 401 for `envelope` (its item stays at its lane's head): stop and sign in again. */
   onUnauthorized: (envelope: EmitEnvelope) => void
 }
 
@@ -25,8 +25,8 @@ export type Call = { lane: string; sent: Entry[]; results: unknown; thrown: unkn
  * Settles each item of a call by its verdict, then tells the breaker how the call went: one
  * answer from the server (an ack, a terminal error, a 401) in the call means the server is up.
  */
-export function settleCall(ctx: CallContext, call: Call): void {
-  const { queue, settlement: store, breaker, policy, clock, holds } = ctx
+export function settleCall(ctx: CallContext, holds: Holds, call: Call): void {
+  const { queue, settlement: store, breaker, policy, clock } = ctx
   const { lane, sent, results, thrown, probe } = call
   const now = clock.now()
   let answered = false

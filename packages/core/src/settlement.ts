@@ -2,7 +2,6 @@ import { batch } from '@preact/signals-core'
 import { storedPolicy } from './coalesce.ts'
 import { createDeliveryPromises, type DeliveryPromises } from './delivery-promises.ts'
 import type { Emitter } from './emitter.ts'
-import { DeliveryFailedError } from './errors.ts'
 import type { GroupCommit } from './group-commit.ts'
 import type { Entry, Queue } from './queue.ts'
 import { type StoredRecord, toRecord } from './record.ts'
@@ -93,7 +92,6 @@ export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): S
   let storage: GroupCommit | null = null
   let announceSending: ((sent: SentNotice[]) => void) | undefined
   const promises = createDeliveryPromises(queue)
-  const { settle, remember: rememberAck } = promises
   /** Failed items that were never stored (non-durable): a retry keeps them out of storage. */
   const volatileFailed = new Set<string>()
 
@@ -139,8 +137,7 @@ export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): S
       const entry = queue.remove(emitId)
       if (!entry) return
       unpersist(entry, true)
-      rememberAck(emitId, ack)
-      settle(emitId, { ack })
+      promises.acked(emitId, ack)
       events.emit('outbox:acked', { envelope: envelopeOf(entry.item), ack })
     },
     fail(emitId: string, error: DeliveryError) {
@@ -149,7 +146,7 @@ export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): S
       if (!entry || !failed) return
       if (!entry.policy.durable) volatileFailed.add(emitId)
       else if (storage) storage.put(emitId, { ...toRecord(entry), item: failed })
-      settle(emitId, { error: new DeliveryFailedError(emitId, error) })
+      promises.failed(emitId, error)
       events.emit('outbox:failed', { envelope: envelopeOf(failed), error })
     },
     drop(emitId: string, reason: DropReason) {
@@ -159,7 +156,7 @@ export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): S
       if (!item) return false
       if (entry) unpersist(entry)
       else if (!volatileFailed.delete(emitId)) storage?.delete(emitId)
-      settle(emitId, { error: new DeliveryFailedError(emitId, dropError(reason)) })
+      promises.failed(emitId, dropError(reason))
       events.emit('outbox:dropped', { envelope: envelopeOf(item), reason })
       return true
     },
@@ -200,7 +197,6 @@ function createMirror(
   events: Emitter<OutboxEvents>,
   promises: DeliveryPromises,
 ): Pick<Settlement, 'applyRemote' | 'load' | 'loadFailed' | 'mirror' | 'mirrorFailed' | 'forget' | 'requeueInFlight'> {
-  const { settle, remember: rememberAck } = promises
   return {
     /**
      * Mirrors a settlement made by the tab that sends: the queue drops or fails the item without
@@ -209,9 +205,8 @@ function createMirror(
     applyRemote(notice: RemoteNotice) {
       if (notice.kind === 'acked') {
         const id = notice.emitId
-        rememberAck(id, notice.ack)
+        promises.acked(id, notice.ack) // before the queue changes: status() then reads delivered
         const item = queue.remove(id)?.item ?? queue.removeFailed(id)
-        settle(id, { ack: notice.ack })
         // Events are for items this tab holds (it emitted them, or mirrors them from storage).
         if (item) events.emit('outbox:acked', { envelope: envelopeOf(item), ack: notice.ack })
       } else if (notice.kind === 'failed') {
@@ -220,13 +215,13 @@ function createMirror(
         if (queue.get(id)) queue.fail(id, notice.error)
         else if (!queue.failedItems.has(id))
           queue.addFailed({ ...envelope, status: 'failed', attempts: notice.attempts, error: notice.error })
-        settle(id, { error: new DeliveryFailedError(id, notice.error) })
+        promises.failed(id, notice.error)
         events.emit('outbox:failed', { envelope, error: notice.error })
       } else {
         const id = notice.emitId
         const item = queue.remove(id)?.item ?? queue.removeFailed(id)
         if (!item) return
-        settle(id, { error: new DeliveryFailedError(id, dropError(notice.reason)) })
+        promises.failed(id, dropError(notice.reason))
         events.emit('outbox:dropped', { envelope: envelopeOf(item), reason: notice.reason })
       }
     },

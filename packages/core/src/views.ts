@@ -1,4 +1,5 @@
 import { computed, type ReadonlySignal } from '@preact/signals-core'
+import { laneIds } from './lanes.ts'
 import type { Queue } from './queue.ts'
 import type { Settlement } from './settlement.ts'
 import type { DeliveryStatus, OutboxItem } from './types.ts'
@@ -19,8 +20,7 @@ export function laneView(queue: Queue, name: string): ReadonlySignal<readonly Ou
   let last: readonly OutboxItem[] = []
   return computed(() => {
     queue.version.value
-    const items = queue
-      .laneIds(name)
+    const items = laneIds(queue.lanes, name)
       .map((id) => queue.get(id)?.item)
       .filter((i): i is OutboxItem => i !== undefined)
     // Unchanged lane, same array: a chat view does not re-render for other chats' traffic.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { EmitPolicy } from '../src/coalesce.ts'
+import { laneAt, laneIds } from '../src/lanes.ts'
 import { createQueue, type Entry } from '../src/queue.ts'
 
 const policy: EmitPolicy = { coalesceKey: undefined, ttlMs: undefined, durable: false, holdUntil: 0 }
@@ -16,24 +17,24 @@ describe('queue lanes', () => {
     const queue = createQueue()
     for (let n = 1000; n < 3000; n++) queue.add(entry(n))
     for (let n = 1000; n < 2500; n++) {
-      expect(queue.laneAt('a', 0)).toBe(id(n))
+      expect(laneAt(queue.lanes, 'a', 0)).toBe(id(n))
       queue.remove(id(n))
     }
-    expect(queue.laneAt('a', 0)).toBe(id(2500))
-    expect(queue.laneAt('a', 1)).toBe(id(2501))
-    expect(queue.laneIds('a', 3)).toEqual([id(2500), id(2501), id(2502)])
-    expect(queue.laneIds('a')).toHaveLength(500)
+    expect(laneAt(queue.lanes, 'a', 0)).toBe(id(2500))
+    expect(laneAt(queue.lanes, 'a', 1)).toBe(id(2501))
+    expect(laneIds(queue.lanes, 'a', 3)).toEqual([id(2500), id(2501), id(2502)])
+    expect(laneIds(queue.lanes, 'a')).toHaveLength(500)
     // A retried item is older than everything left: it goes back to the head.
     queue.add(entry(5))
     queue.remove(id(2700)) // from the middle
-    expect(queue.laneIds('a', 3)).toEqual([id(5), id(2500), id(2501)])
-    expect(queue.laneIds('a')).toHaveLength(500)
-    expect(queue.laneIds('a')).toEqual([...queue.laneIds('a')].sort())
-    expect(queue.laneIds('a')).not.toContain(id(2700))
-    for (const emitId of queue.laneIds('a')) queue.remove(emitId)
+    expect(laneIds(queue.lanes, 'a', 3)).toEqual([id(5), id(2500), id(2501)])
+    expect(laneIds(queue.lanes, 'a')).toHaveLength(500)
+    expect(laneIds(queue.lanes, 'a')).toEqual([...laneIds(queue.lanes, 'a')].sort())
+    expect(laneIds(queue.lanes, 'a')).not.toContain(id(2700))
+    for (const emitId of laneIds(queue.lanes, 'a')) queue.remove(emitId)
     expect(queue.lanes.has('a')).toBe(false)
-    expect(queue.laneAt('a', 0)).toBeUndefined()
-    expect(queue.laneIds('a')).toEqual([])
+    expect(laneAt(queue.lanes, 'a', 0)).toBeUndefined()
+    expect(laneIds(queue.lanes, 'a')).toEqual([])
   })
 
   it('keeps lanes apart', () => {
@@ -41,7 +42,7 @@ describe('queue lanes', () => {
     for (let n = 0; n < 10; n++) queue.add(entry(n, n % 2 ? 'odd' : 'even'))
     queue.remove(id(0))
     queue.remove(id(3))
-    expect(queue.laneIds('even')).toEqual([id(2), id(4), id(6), id(8)])
-    expect(queue.laneIds('odd')).toEqual([id(1), id(5), id(7), id(9)])
+    expect(laneIds(queue.lanes, 'even')).toEqual([id(2), id(4), id(6), id(8)])
+    expect(laneIds(queue.lanes, 'odd')).toEqual([id(1), id(5), id(7), id(9)])
   })
 })

@@ -42,7 +42,11 @@ describe('persistence in a real browser', () => {
         return ids.every((id) => stored.includes(id))
       }, 'every item to be stored in IndexedDB')
 
-      // Still offline: the page itself comes from the test process.
+      // Still offline: the page itself comes from the test process. The old document is paused
+      // first: while Playwright navigates, its emulated offline state lapses for a moment (1 run in
+      // 20 here, the old page saw `online` and its send reached the server); a device that is
+      // really offline has no such moment. The new document is not paused.
+      await page.evaluate(() => window.harness.pause())
       await servePageOffline(context, server)
       await reload(page)
       // Chromium can apply the emulated offline state to a reloaded document a moment after its
@@ -60,7 +64,12 @@ describe('persistence in a real browser', () => {
       // fails). Nothing else may, and its items stay stored until this session sees their acks.
       const deferred = (r: (typeof server.requests)[number]) => r.batch && r.emitIds.join() === ids.join()
       expect(
-        server.requests.filter((r) => !deferred(r)).map((r) => `${r.n}: ${r.emitIds.join(',')}`),
+        server.requests
+          .filter((r) => !deferred(r))
+          .map(
+            (r) =>
+              `${r.n}: ${r.batch ? 'batch ' : ''}${r.emitIds.join(',')} (tab ${r.tab}; ${ids.map((id) => id.slice(-4)).join(',')})`,
+          ),
         'nothing reached the server while offline but the deferred request',
       ).toEqual([])
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startRedis } from './redis-server.ts'
+import { startRedis } from '../../scripts/redis-server.ts'
 
 const here = fileURLToPath(new URL('..', import.meta.url))
 

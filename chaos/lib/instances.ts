@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort } from '../../packages/server/test/redis-server.ts'
+import { freePort } from '../../scripts/redis-server.ts'
 
 const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'instance.ts')
 

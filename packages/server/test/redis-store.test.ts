@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOutboxHandler } from '../src/handler.ts'
 import { RedisStoreError, redisStore } from '../src/redis.ts'
 import { envelope, singleRequest } from './helpers.ts'
-import { type RedisServer, startRedis } from './redis-server.ts'
+import { type RedisServer, startRedis } from '../../../scripts/redis-server.ts'
 import { LEASE_MS, storeConformance, TTL_MS } from './store-conformance.ts'
 
 let server: RedisServer

@@ -1,3 +1,4 @@
+// The repository's own redis-server for tests, the chaos harness and the bench (one copy for all three).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'

@@ -1,12 +1,12 @@
-import { applyOnce, type Outcome } from './apply-once.ts'
+import { applyOnce } from './apply-once.ts'
 import { defaultFingerprint } from './fingerprint.ts'
 import { isRecord } from './guards.ts'
 import { parseIdempotencyKey } from './idempotency-key.ts'
 import { memoryStore } from './memory-store.ts'
-import { answer, blocksLane, headersOf, laneBlocked } from './outcome.ts'
+import { answer, applyBatch, headersOf, scopedKey } from './outcome.ts'
 import { readBody } from './read-body.ts'
 import { json, problem, RequestProblem } from './respond.ts'
-import type { AckResult, ApplyContext, Envelope, OutboxHandlerOptions } from './types.ts'
+import type { ApplyContext, Envelope, OutboxHandlerOptions } from './types.ts'
 import { validateEnvelope } from './validate.ts'
 
 /** A fetch-style handler; `locals` reaches `apply` as `context.locals`. */
@@ -78,7 +78,7 @@ export function createOutboxHandler<L = unknown>(options: OutboxHandlerOptions<L
       const settle = (envelope: Envelope) =>
         applyOnce(envelope, {
           store,
-          key: scope === undefined ? envelope.emitId : `${scope}:${envelope.emitId}`,
+          key: scopedKey(scope, envelope.emitId),
           fingerprint,
           run: () => options.apply(envelope, context),
           onError,
@@ -90,25 +90,9 @@ export function createOutboxHandler<L = unknown>(options: OutboxHandlerOptions<L
         const { status, result } = answer(envelope.emitId, outcome)
         return json(status, result, headersOf(outcome.kind))
       }
-      // In order, one at a time: a lane's later events must not overtake one that did not settle.
-      const blocked = new Set<string>()
-      const results: AckResult[] = []
-      // Once the store cannot be reached, the rest of the batch does not wait on it again.
-      let down = false
-      let reached = false
-      for (const envelope of envelopes) {
-        if (blocked.has(envelope.lane)) {
-          results.push(laneBlocked(envelope.emitId))
-          continue
-        }
-        const outcome: Outcome = down ? { kind: 'unavailable' } : await settle(envelope)
-        if (outcome.kind === 'unavailable') down = true
-        else reached = true
-        if (blocksLane(outcome)) blocked.add(envelope.lane)
-        results.push(answer(envelope.emitId, outcome).result)
-      }
+      const { results, unreachable } = await applyBatch(envelopes, settle)
       // Nothing was applied or replayed: the whole batch is a 503 the client waits out.
-      if (down && !reached) return json(503, { results }, headersOf('unavailable'))
+      if (unreachable) return json(503, { results }, headersOf('unavailable'))
       return json(200, { results })
     } catch (error) {
       if (error instanceof RequestProblem) return problem(error, error.status === 405 ? { allow: 'POST' } : undefined)

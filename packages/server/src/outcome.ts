@@ -1,6 +1,6 @@
 import { isRetryable } from './ack.ts'
 import type { Outcome } from './apply-once.ts'
-import type { AckResult, WireRejection } from './types.ts'
+import type { AckResult, Envelope, WireRejection } from './types.ts'
 
 // The answers for each outcome of `applyOnce`, shared by the HTTP handler (status and headers) and
 // the Socket.IO handler (the result alone).
@@ -91,3 +91,34 @@ export const laneBlocked = (emitId: string): WireRejection =>
     true,
     'An earlier event in this lane was not applied; this one waits to keep the order.',
   )
+
+/**
+ * Applies a batch in order, one envelope at a time: a lane's later events must not overtake one
+ * that did not settle. Once the store cannot be reached, the rest of the batch does not wait on it
+ * again. `unreachable`: nothing reached the store (a whole HTTP response is then a 503).
+ */
+export async function applyBatch(
+  envelopes: readonly Envelope[],
+  settle: (envelope: Envelope) => Promise<Outcome>,
+): Promise<{ results: AckResult[]; unreachable: boolean }> {
+  const blocked = new Set<string>()
+  const results: AckResult[] = []
+  let down = false
+  let reached = false
+  for (const envelope of envelopes) {
+    if (blocked.has(envelope.lane)) {
+      results.push(laneBlocked(envelope.emitId))
+      continue
+    }
+    const outcome: Outcome = down ? { kind: 'unavailable' } : await settle(envelope)
+    if (outcome.kind === 'unavailable') down = true
+    else reached = true
+    if (blocksLane(outcome)) blocked.add(envelope.lane)
+    results.push(answer(envelope.emitId, outcome).result)
+  }
+  return { results, unreachable: down && !reached }
+}
+
+/** The store key of an envelope: its `emitId`, prefixed by its scope when there is one. */
+export const scopedKey = (scope: string | undefined, emitId: string): string =>
+  scope === undefined ? emitId : `${scope}:${emitId}`

@@ -2,7 +2,7 @@ import { applyOnce } from './apply-once.ts'
 import { defaultFingerprint } from './fingerprint.ts'
 import { isRecord } from './guards.ts'
 import { memoryStore } from './memory-store.ts'
-import { answer as answerOf, blocksLane, laneBlocked } from './outcome.ts'
+import { answer as answerOf, applyBatch, scopedKey } from './outcome.ts'
 import type { AckResult, ApplyResult, Envelope, OutboxHandlerOptions, Rejection } from './types.ts'
 import { validateEnvelope } from './validate.ts'
 
@@ -101,7 +101,7 @@ export function createOutboxSocketHandler<S extends OutboxServerSocket = OutboxS
       const settle = (envelope: Envelope) =>
         applyOnce(envelope, {
           store,
-          key: scope === undefined ? envelope.emitId : `${scope}:${envelope.emitId}`,
+          key: scopedKey(scope, envelope.emitId),
           fingerprint,
           run: () => options.apply(envelope, context),
           onError,
@@ -110,18 +110,7 @@ export function createOutboxSocketHandler<S extends OutboxServerSocket = OutboxS
         const envelope = envelopes[0] as Envelope
         return answerOf(envelope.emitId, await settle(envelope)).result
       }
-      // In order, one at a time: a lane's later events must not overtake one that did not settle.
-      const blocked = new Set<string>()
-      const results: AckResult[] = []
-      for (const envelope of envelopes) {
-        if (blocked.has(envelope.lane)) {
-          results.push(laneBlocked(envelope.emitId))
-          continue
-        }
-        const outcome = await settle(envelope)
-        if (blocksLane(outcome)) blocked.add(envelope.lane)
-        results.push(answerOf(envelope.emitId, outcome).result)
-      }
+      const { results } = await applyBatch(envelopes, settle)
       return { results }
     } catch (error) {
       onError(error)

@@ -1,9 +1,9 @@
 import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisServer, startRedis } from '../../../scripts/redis-server.ts'
 import { createOutboxHandler } from '../src/handler.ts'
 import { RedisStoreError, redisStore } from '../src/redis.ts'
 import { envelope, singleRequest } from './helpers.ts'
-import { type RedisServer, startRedis } from '../../../scripts/redis-server.ts'
 import { LEASE_MS, storeConformance, TTL_MS } from './store-conformance.ts'
 
 let server: RedisServer

@@ -6,16 +6,10 @@ import type { Command, Persistence } from './persistence.ts'
 import type { Queue } from './queue.ts'
 import type { Scheduler } from './scheduler.ts'
 import type { Settlement } from './settlement.ts'
-import type { Clock } from './types.ts'
+import type { Clock, Outbox } from './types.ts'
 
 /** The public control calls; each runs here and is forwarded to the sender when another tab sends. */
-export interface Controls {
-  flush(): Promise<void>
-  retry(emitId?: string): void
-  discard(emitId: string): void
-  pause(): void
-  resume(): void
-  clear(): Promise<void>
+export interface Controls extends Pick<Outbox, 'flush' | 'retry' | 'discard' | 'pause' | 'resume' | 'clear'> {
   /** A control call another tab forwarded to this one, the sender. */
   run(cmd: Command): void
 }

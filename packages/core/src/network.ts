@@ -4,31 +4,46 @@ import type { NetworkMonitor } from './types.ts'
 export const alwaysOnline: NetworkMonitor = { online: true, subscribe: () => () => {} }
 
 /**
- * The browser's `online`/`offline` events. Window listeners attach on the first subscription and
- * detach when the last one ends, so an unused or closed outbox leaves nothing behind.
+ * A monitor over events: `read()` says whether it is online now, `attach(notify)` starts listening
+ * and returns the detach. It listens only while someone is subscribed (from the first subscription
+ * to the end of the last), so an unused or closed outbox leaves nothing behind.
  */
-export function browserNetwork(target: Window = window): NetworkMonitor {
+export function eventNetwork(read: () => boolean, attach: (notify: () => void) => () => void): NetworkMonitor {
   const listeners = new Set<(online: boolean) => void>()
+  let detach: (() => void) | undefined
   const notify = () => {
-    for (const listener of listeners) listener(target.navigator.onLine)
+    const online = read()
+    for (const listener of listeners) listener(online)
   }
   return {
     get online() {
-      return target.navigator.onLine !== false
+      return read()
     },
     subscribe(listener) {
-      if (listeners.size === 0) {
-        target.addEventListener('online', notify)
-        target.addEventListener('offline', notify)
-      }
+      if (listeners.size === 0) detach = attach(notify)
       listeners.add(listener)
       return () => {
         if (!listeners.delete(listener) || listeners.size > 0) return
+        detach?.()
+        detach = undefined
+      }
+    },
+  }
+}
+
+/** The browser's `online`/`offline` events. */
+export function browserNetwork(target: Window = window): NetworkMonitor {
+  return eventNetwork(
+    () => target.navigator.onLine !== false,
+    (notify) => {
+      target.addEventListener('online', notify)
+      target.addEventListener('offline', notify)
+      return () => {
         target.removeEventListener('online', notify)
         target.removeEventListener('offline', notify)
       }
     },
-  }
+  )
 }
 
 /**

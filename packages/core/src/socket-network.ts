@@ -1,3 +1,4 @@
+import { eventNetwork } from './network.ts'
 import type { OutboxSocket } from './socket-transport.ts'
 import type { NetworkMonitor } from './types.ts'
 
@@ -8,26 +9,15 @@ import type { NetworkMonitor } from './types.ts'
  * listeners attach on the first subscription and detach when the last one ends.
  */
 export function socketNetwork(socket: Pick<OutboxSocket, 'connected' | 'on' | 'off'>): NetworkMonitor {
-  const listeners = new Set<(online: boolean) => void>()
-  const notify = () => {
-    const online = socket.connected
-    for (const listener of listeners) listener(online)
-  }
-  return {
-    get online() {
-      return socket.connected
-    },
-    subscribe(listener) {
-      if (listeners.size === 0) {
-        socket.on('connect', notify)
-        socket.on('disconnect', notify)
-      }
-      listeners.add(listener)
+  return eventNetwork(
+    () => socket.connected,
+    (notify) => {
+      socket.on('connect', notify)
+      socket.on('disconnect', notify)
       return () => {
-        if (!listeners.delete(listener) || listeners.size > 0) return
         socket.off('connect', notify)
         socket.off('disconnect', notify)
       }
     },
-  }
+  )
 }

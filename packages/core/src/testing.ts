@@ -3,7 +3,7 @@
  * that records calls and answers as told, the manual network, and a clock that moves only when
  * the test says so.
  */
-import { defaultHardErrorCodes } from './retry.ts'
+import { isRetryableStatus } from './retry.ts'
 import type { Clock, DeliveryError, DeliveryResult, EmitEnvelope, Transport } from './types.ts'
 
 export { manualNetwork } from './network.ts'
@@ -35,8 +35,6 @@ export const rejected = (
   },
 })
 
-const hard = new Set(defaultHardErrorCodes)
-
 /**
  * An HTTP error status, classified as `httpTransport` does (the outbox's `hardErrorCodes` decide
  * in the end). `retryAfterMs` plays a `Retry-After` header on a 429 or 503.
@@ -50,7 +48,7 @@ export const httpError = (
     kind: 'http',
     code: status,
     message: options.message ?? `HTTP ${status}`,
-    retryable: !hard.has(status),
+    retryable: isRetryableStatus(status),
     ...(options.hint === undefined ? {} : { hint: options.hint }),
   },
   ...(options.retryAfterMs === undefined ? {} : { retryAfterMs: options.retryAfterMs }),

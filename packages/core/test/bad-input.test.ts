@@ -5,7 +5,6 @@
  */
 import 'fake-indexeddb/auto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import fc from 'fast-check'
 import { createStore, setMany } from 'idb-keyval'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -22,7 +21,7 @@ import {
 } from '../src/index.ts'
 import { RECORD_VERSION } from '../src/record.ts'
 import { createIdFactory } from '../src/ulid.ts'
-import { fakeClock, fakeTransport, manualNetwork, setup, tick, uniqueKey } from './helpers.ts'
+import { fakeClock, fakeTransport, listenLocal, manualNetwork, setup, tick, uniqueKey } from './helpers.ts'
 
 const open: Outbox[] = []
 const cleanups: Array<() => Promise<void>> = []
@@ -455,15 +454,9 @@ describe('malformed server answers through httpTransport (real node:http on 127.
         ;(script.shift() ?? valid)(res, body, req)
       })
     })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        }),
-    )
-    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`, seen }
+    const { origin, close } = await listenLocal(server)
+    cleanups.push(close)
+    return { url: `${origin}/events`, seen }
   }
   /** An outbox over httpTransport against a scripted server, on a fake clock, retries 100 ms apart. */
   function httpOutbox(transport: Parameters<typeof httpTransport>[0]) {

@@ -4,7 +4,6 @@
  * 127.0.0.1 that cuts connections before and after the app applies, answers 503 and answers late.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import express, { type NextFunction, type Request, type Response } from 'express'
 import { getSharedIdempotencyService, idempotency } from 'express-idempotency'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -13,6 +12,7 @@ import { httpTransport } from '../src/http-transport.ts'
 import { createOutbox } from '../src/outbox.ts'
 import type { Outbox } from '../src/types.ts'
 import { prng } from './fault-server.ts'
+import { listenLocal } from './helpers.ts'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -20,15 +20,9 @@ afterEach(async () => {
 })
 
 const listen = async (server: Server) => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const { origin, close } = await listenLocal(server)
+  cleanups.push(close)
+  return origin
 }
 
 /**

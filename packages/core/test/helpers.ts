@@ -1,3 +1,5 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { idbStorage } from '../src/idb-storage.ts'
 import { createOutbox } from '../src/outbox.ts'
 import { RECORD_VERSION } from '../src/record.ts'
@@ -134,4 +136,18 @@ export async function storeUnannounced(key: string, now: number, failed = false)
   }
   await idbStorage(key).write([[emitId, { v: RECORD_VERSION, item, ageFrom: now }]], [])
   return emitId
+}
+
+/**
+ * Listens on a free 127.0.0.1 port; `close()` cuts open connections and stops the server (tests
+ * push it to their cleanups).
+ */
+export async function listenLocal(server: Server): Promise<{ origin: string; close: () => Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close }
 }

@@ -3,14 +3,13 @@
  * an existing REST API per envelope, and the rules that say which 2xx answers are acks.
  */
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DeliveryFailedError } from '../src/errors.ts'
 import { type HttpTransportOptions, httpTransport } from '../src/http-transport.ts'
 import { manualNetwork } from '../src/network.ts'
 import { createOutbox } from '../src/outbox.ts'
 import type { DeliveryResult, EmitEnvelope, Outbox } from '../src/types.ts'
-import { fakeClock } from './helpers.ts'
+import { fakeClock, listenLocal } from './helpers.ts'
 
 type Seen = { method: string; path: string; headers: IncomingHttpHeaders; text: string }
 type Respond = (res: ServerResponse, seen: Seen) => void
@@ -38,15 +37,9 @@ async function serve(...script: Respond[]) {
       ;(script.length > 1 ? (script.shift() as Respond) : (script[0] as Respond))(res, entry)
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
-  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen }
+  const { origin, close } = await listenLocal(server)
+  cleanups.push(close)
+  return { origin, seen }
 }
 
 const json =

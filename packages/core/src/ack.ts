@@ -6,6 +6,18 @@ export type HttpAnswer = { status: number; headers: Headers; body: unknown }
 /** Reads an answer of the app's own API: the ack's fields, or undefined when it is not an ack. */
 export type AckReader = (answer: HttpAnswer, envelope: EmitEnvelope) => Record<string, unknown> | undefined
 
+/** The same failure for every envelope of a call (a `Retry-After` wait with it, when the server sent one). */
+export const failAll = (
+  envelopes: readonly EmitEnvelope[],
+  error: DeliveryError,
+  retryAfterMs?: number,
+): DeliveryResult[] =>
+  envelopes.map((e) =>
+    retryAfterMs === undefined
+      ? { emitId: e.emitId, ok: false, error }
+      : { emitId: e.emitId, ok: false, error, retryAfterMs },
+  )
+
 const invalid = (emitId: string, message: string, hint?: string): DeliveryResult => {
   // Retried unless there is a hint: a hint says why trying again cannot help.
   const error: DeliveryError = { kind: 'invalid-ack', message, retryable: !hint }

@@ -145,3 +145,12 @@ export function takePayload(event: unknown, payload: unknown): { payload: Record
   if (copy === INVALID) walk(payload, size, new Set(), 'payload') // throws, naming the value
   return { payload: copy as Record<string, unknown>, bound: size.n }
 }
+
+/**
+ * The envelope alone, as it goes on the wire and into events: a pending item or any object with
+ * more fields is cut down to `{ emitId, event, payload, keys?, lane, createdAt }`.
+ */
+export const envelopeOf = (item: EmitEnvelope): EmitEnvelope => {
+  const { emitId, event, payload, keys, lane, createdAt } = item
+  return keys ? { emitId, event, payload, keys, lane, createdAt } : { emitId, event, payload, lane, createdAt }
+}

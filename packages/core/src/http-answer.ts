@@ -1,13 +1,7 @@
-import { type AckReader, readAck, readAppAck, readBatchAcks } from './ack.ts'
+import { type AckReader, failAll, readAck, readAppAck, readBatchAcks } from './ack.ts'
 import { isRetryableStatus } from './retry.ts'
 import { parseRetryAfter } from './retry-after.ts'
 import type { DeliveryResult, EmitEnvelope } from './types.ts'
-
-/** The same failure for every envelope of a call. */
-export const fail = (
-  envelopes: readonly EmitEnvelope[],
-  result: Omit<Extract<DeliveryResult, { ok: false }>, 'emitId'>,
-): DeliveryResult[] => envelopes.map((e) => ({ ...result, emitId: e.emitId }))
 
 /**
  * The results an HTTP answer gives its envelopes: a 2xx is read as acks (the outbox's, or the
@@ -32,9 +26,9 @@ export function readResults(
   const reason = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
   const retryAfterMs =
     status === 429 || status === 503 ? parseRetryAfter(response.headers.get('retry-after'), Date.now()) : undefined
-  return fail(envelopes, {
-    ok: false,
-    error: {
+  return failAll(
+    envelopes,
+    {
       kind: 'http',
       code: status,
       message:
@@ -45,6 +39,6 @@ export function readResults(
       retryable: isRetryableStatus(status),
       ...(typeof reason.hint === 'string' ? { hint: reason.hint } : {}),
     },
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-  })
+    retryAfterMs,
+  )
 }

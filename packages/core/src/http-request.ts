@@ -1,3 +1,4 @@
+import { envelopeOf } from './envelope.ts'
 import { isRecord } from './guards.ts'
 import type { EmitEnvelope } from './types.ts'
 
@@ -15,11 +16,6 @@ export type HttpRequest = {
 
 /** A request ready to go: what `send` and the page-hide beacon both send. */
 export type Call = { url: string; method: string; headers: Record<string, string>; body?: string | undefined }
-
-export const wire = (envelope: EmitEnvelope): EmitEnvelope => {
-  const { emitId, event, payload, keys, lane, createdAt } = envelope
-  return keys ? { emitId, event, payload, keys, lane, createdAt } : { emitId, event, payload, lane, createdAt }
-}
 
 /** Header names in lower case, so that a later part replaces an earlier one whatever the case. */
 export const mergeHeaders = (...parts: Array<Record<string, string> | undefined>): Record<string, string> => {
@@ -59,7 +55,7 @@ export function requestBuilder(
     const first = envelopes[0] as EmitEnvelope
     const key = batchMode ? undefined : { 'idempotency-key': `"${first.emitId}"` }
     if (!request) {
-      const body = JSON.stringify(batchMode ? { envelopes: envelopes.map(wire) } : wire(first))
+      const body = JSON.stringify(batchMode ? { envelopes: envelopes.map(envelopeOf) } : envelopeOf(first))
       return { url, method: 'POST', headers: mergeHeaders(base, JSON_TYPE, key), body }
     }
     const spec: unknown = request(first)
@@ -67,7 +63,7 @@ export function requestBuilder(
       throw new TypeError('not a { url?, method?, body?, headers? }')
     const method = ((spec.method as string | undefined) ?? 'POST').toUpperCase()
     const bodyless = method === 'GET' || method === 'HEAD'
-    const value = 'body' in spec ? spec.body : bodyless ? undefined : wire(first)
+    const value = 'body' in spec ? spec.body : bodyless ? undefined : envelopeOf(first)
     const body = value === undefined ? undefined : JSON.stringify(value)
     if (body !== undefined && bodyless) throw new TypeError(`a body for ${method}`)
     const headers = mergeHeaders(base, body === undefined ? undefined : JSON_TYPE, key, spec.headers as never)

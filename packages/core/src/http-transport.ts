@@ -1,7 +1,8 @@
 import ky, { type BeforeRequestHook, type KyInstance, TimeoutError } from 'ky'
-import { type AckReader, MAPPING_HINT, restAck } from './ack.ts'
-import { fail, readResults } from './http-answer.ts'
-import { type Call, type HttpRequest, JSON_TYPE, mergeHeaders, requestBuilder, wire } from './http-request.ts'
+import { type AckReader, failAll, MAPPING_HINT, restAck } from './ack.ts'
+import { envelopeOf } from './envelope.ts'
+import { readResults } from './http-answer.ts'
+import { type Call, type HttpRequest, JSON_TYPE, mergeHeaders, requestBuilder } from './http-request.ts'
 import { readJson } from './read-json.ts'
 import type { DeferredRequest, DeliveryResult, EmitEnvelope, Transport } from './types.ts'
 
@@ -61,15 +62,12 @@ const sendAsIs: BeforeRequestHook = async (request, options) => {
 
 /** A `request` that throws or answers nonsense fails its item at once: trying again maps it the same way. */
 const unmapped = (envelopes: readonly EmitEnvelope[], error: unknown): DeliveryResult[] =>
-  fail(envelopes, {
-    ok: false,
-    error: {
-      kind: 'rejected',
-      code: 'request',
-      message: `httpTransport's request failed: ${String(error)}`,
-      retryable: false,
-      hint: MAPPING_HINT,
-    },
+  failAll(envelopes, {
+    kind: 'rejected',
+    code: 'request',
+    message: `httpTransport's request failed: ${String(error)}`,
+    retryable: false,
+    hint: MAPPING_HINT,
   })
 
 /**
@@ -123,10 +121,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
       if (signal.aborted) abort()
       signal.addEventListener('abort', abort)
       const timedOut = () =>
-        fail(envelopes, {
-          ok: false,
-          error: { kind: 'network', message: `No answer within ${timeoutMs} ms.`, retryable: true },
-        })
+        failAll(envelopes, { kind: 'network', message: `No answer within ${timeoutMs} ms.`, retryable: true })
       // The deadline settles the call by itself: an abort can get lost inside fetch implementations
       // while a body is being read, and a lane must never hang on one request.
       let timer: ReturnType<typeof setTimeout> | undefined
@@ -164,7 +159,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
       if (!request) {
         // One batch, so the server applies each lane in order; in the batch wire format whatever
         // the mode (the handler of `url` speaks both).
-        const list = envelopes.slice(0, batchMode ? maxBatch : DEFERRED_BATCH).map(wire)
+        const list = envelopes.slice(0, batchMode ? maxBatch : DEFERRED_BATCH).map(envelopeOf)
         if (list.length === 0) return []
         const body = JSON.stringify({ envelopes: list })
         return [{ url: resolve(url), method: 'POST', headers: mergeHeaders(base, JSON_TYPE), body }]

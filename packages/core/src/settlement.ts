@@ -2,6 +2,7 @@ import { batch } from '@preact/signals-core'
 import { storedPolicy } from './coalesce.ts'
 import { createDeliveryPromises, type DeliveryPromises } from './delivery-promises.ts'
 import type { Emitter } from './emitter.ts'
+import { envelopeOf } from './envelope.ts'
 import type { GroupCommit } from './group-commit.ts'
 import type { Entry, Queue } from './queue.ts'
 import { type StoredRecord, toRecord } from './record.ts'
@@ -16,18 +17,6 @@ export type RemoteNotice =
   | { kind: 'acked'; emitId: string; ack: Record<string, unknown> }
   | { kind: 'failed'; envelope: EmitEnvelope; error: DeliveryError; attempts: number }
   | { kind: 'dropped'; emitId: string; reason: DropReason }
-
-const envelopeOf = (item: OutboxItem | EmitEnvelope): EmitEnvelope => {
-  const envelope: EmitEnvelope = {
-    emitId: item.emitId,
-    event: item.event,
-    payload: item.payload,
-    lane: item.lane,
-    createdAt: item.createdAt,
-  }
-  if (item.keys) envelope.keys = item.keys
-  return envelope
-}
 
 const dropError = (reason: DropReason): DeliveryError => ({
   kind: 'rejected',

@@ -1,4 +1,5 @@
-import { readAck, readBatchAcks } from './ack.ts'
+import { failAll, readAck, readBatchAcks } from './ack.ts'
+import { envelopeOf } from './envelope.ts'
 import { isRecord } from './guards.ts'
 import type { DeliveryError, DeliveryResult, EmitEnvelope, Transport } from './types.ts'
 
@@ -24,14 +25,6 @@ export type SocketTransportOptions = {
 
 /** Names Socket.IO keeps for itself: `emit` throws on them. */
 const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener'])
-
-const fail = (envelopes: readonly EmitEnvelope[], error: DeliveryError): DeliveryResult[] =>
-  envelopes.map((e) => ({ emitId: e.emitId, ok: false, error }))
-
-const wire = (envelope: EmitEnvelope): EmitEnvelope => {
-  const { emitId, event, payload, keys, lane, createdAt } = envelope
-  return keys ? { emitId, event, payload, keys, lane, createdAt } : { emitId, event, payload, lane, createdAt }
-}
 
 /**
  * Sends envelopes over a Socket.IO connection: `emitWithAck(event, envelope)` answered by an ack
@@ -59,11 +52,11 @@ export function socketTransport(socket: OutboxSocket, options: SocketTransportOp
   /** Classifies an answer as over HTTP: the outbox's shape is read, any other answer is another protocol. */
   const read = (envelopes: readonly EmitEnvelope[], answer: unknown): DeliveryResult[] => {
     if (batchMode && isRecord(answer) && Array.isArray(answer.results)) return readBatchAcks(envelopes, answer)
-    if (!isRecord(answer) || typeof answer.ok !== 'boolean') return fail(envelopes, notAnAck(answer))
+    if (!isRecord(answer) || typeof answer.ok !== 'boolean') return failAll(envelopes, notAnAck(answer))
     if (!batchMode) return [readAck((envelopes[0] as EmitEnvelope).emitId, answer)]
     // A batch refused as a whole (malformed, too long): one rejection for all its envelopes.
     if (answer.ok === false) return envelopes.map((e) => readAck(e.emitId, { ...answer, emitId: undefined }))
-    return fail(envelopes, notAnAck(answer))
+    return failAll(envelopes, notAnAck(answer))
   }
 
   /** One `emitWithAck` and its answer; a disconnect, a timeout or an abort ends it at once. */
@@ -71,8 +64,8 @@ export function socketTransport(socket: OutboxSocket, options: SocketTransportOp
     // Socket.IO buffers what is emitted while disconnected and sends it on reconnect, long after
     // this call gave up: fail at once instead, and let the outbox resend in order.
     if (!socket.connected)
-      return fail(envelopes, { kind: 'network', message: 'The socket is disconnected.', retryable: true })
-    const body = batchMode ? { envelopes: envelopes.map(wire) } : wire(envelopes[0] as EmitEnvelope)
+      return failAll(envelopes, { kind: 'network', message: 'The socket is disconnected.', retryable: true })
+    const body = batchMode ? { envelopes: envelopes.map(envelopeOf) } : envelopeOf(envelopes[0] as EmitEnvelope)
     let stop = () => {}
     const interrupted = new Promise<never>((_, reject) => {
       const disconnected = () => reject(new Error('The socket disconnected before the server answered.'))
@@ -90,7 +83,7 @@ export function socketTransport(socket: OutboxSocket, options: SocketTransportOp
     } catch (error) {
       if (signal.aborted) throw signal.reason
       const timedOut = error instanceof Error && /timed out/.test(error.message)
-      return fail(envelopes, {
+      return failAll(envelopes, {
         kind: 'network',
         message: timedOut
           ? `No ack for '${event}' within ${timeoutMs} ms.`
@@ -120,7 +113,7 @@ export function socketTransport(socket: OutboxSocket, options: SocketTransportOp
       for (const part of parts(envelopes)) {
         if (results.some((r) => !r.ok && r.error.retryable)) {
           // The server would hold these behind the unsettled one: keep the lane's order.
-          results.push(...fail(part, { kind: 'rejected', code: 'lane-blocked', message: WAITS, retryable: true }))
+          results.push(...failAll(part, { kind: 'rejected', code: 'lane-blocked', message: WAITS, retryable: true }))
           continue
         }
         results.push(...(await exchange(part, signal)))
@@ -141,7 +134,7 @@ function parts(envelopes: readonly EmitEnvelope[]): EmitEnvelope[][] {
   let run: EmitEnvelope[] = []
   let size = 0
   for (const envelope of envelopes) {
-    const length = JSON.stringify(wire(envelope)).length
+    const length = JSON.stringify(envelopeOf(envelope)).length
     if (run.length > 0 && size + length > MAX_MESSAGE_CHARS) {
       runs.push(run)
       run = []

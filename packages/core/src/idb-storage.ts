@@ -1,4 +1,4 @@
-import { clear, entries, promisifyRequest } from 'idb-keyval'
+import { promisifyRequest } from 'idb-keyval'
 import type { OutboxStorage } from './storage.ts'
 
 /** `IDBObjectStore.getAllRecords` (Chromium 141+): keys and values in one read, not yet in lib.dom. */
@@ -54,8 +54,9 @@ function deleteKeys(s: IDBObjectStore, keys: readonly string[]): void {
 }
 
 /**
- * idb-keyval's `createStore`, plus a durability for the transaction: the same database and store
- * (so idb-keyval's `entries` and `clear` work on it), opened once, reopened if the browser closes it.
+ * idb-keyval's `createStore`, plus a durability for the transaction: the same database and store,
+ * opened once, reopened if the browser closes it. (idb-keyval's `entries` and `clear` are not
+ * used: they would bring its own `createStore` and default store into every bundle.)
  */
 function openStore(dbName: string, storeName: string) {
   let dbp: Promise<IDBDatabase> | undefined
@@ -91,21 +92,22 @@ function openStore(dbName: string, storeName: string) {
  */
 export function idbStorage(persistenceKey: string): OutboxStorage {
   const store = openStore(`outbox:${persistenceKey}`, 'items')
+  /** Keys and values after `after` (all when undefined), at most `limit`, in key order. */
+  const read = (after?: string, limit?: number) =>
+    store('readonly', (s: RecordsStore) => {
+      const query = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true)
+      // One read where the browser has it: a third faster than getAllKeys + getAll.
+      if (s.getAllRecords)
+        return promisifyRequest(s.getAllRecords({ query, count: limit })).then((records) =>
+          records.map(({ key, value }): [string, unknown] => [key as string, value]),
+        )
+      return Promise.all([promisifyRequest(s.getAllKeys(query, limit)), promisifyRequest(s.getAll(query, limit))]).then(
+        ([keys, values]) => keys.map((key, i): [string, unknown] => [key as string, values[i]]),
+      )
+    })
   return {
-    load: () => entries<string, unknown>(store),
-    loadPage: (after, limit) =>
-      store('readonly', (s: RecordsStore) => {
-        const query = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true)
-        // One read where the browser has it: a third faster than getAllKeys + getAll.
-        if (s.getAllRecords)
-          return promisifyRequest(s.getAllRecords({ query, count: limit })).then((records) =>
-            records.map(({ key, value }): [string, unknown] => [key as string, value]),
-          )
-        return Promise.all([
-          promisifyRequest(s.getAllKeys(query, limit)),
-          promisifyRequest(s.getAll(query, limit)),
-        ]).then(([keys, values]) => keys.map((key, i): [string, unknown] => [key as string, values[i]]))
-      }),
+    load: () => read(),
+    loadPage: read,
     write: (puts, deletes) =>
       store(
         'readwrite',
@@ -116,6 +118,10 @@ export function idbStorage(persistenceKey: string): OutboxStorage {
         },
         puts.length > 0 ? 'strict' : undefined,
       ),
-    clear: () => clear(store),
+    clear: () =>
+      store('readwrite', (s) => {
+        s.clear()
+        return promisifyRequest(s.transaction)
+      }),
   }
 }

@@ -22,8 +22,8 @@ export type PropReport = {
   internal: Set<string>
   /** Why each other name used as a property may not be (first reason found). */
   kept: Map<string, string>
-  /** Every name src uses as a property, internal or not. */
-  used: Set<string>
+  /** Every name src uses as a property, internal or not, with how often it does. */
+  used: Map<string, number>
 }
 
 export function internalProps(): PropReport {
@@ -45,7 +45,7 @@ export function internalProps(): PropReport {
   const keep = (name: string, why: string) => {
     if (!kept.has(name)) kept.set(name, why)
   }
-  const used = new Set<string>()
+  const used = new Map<string, number>()
 
   // Names reachable from a type: the public API and the durable formats.
   const reachable = (roots: ts.Type[], why: string) => {
@@ -101,7 +101,7 @@ export function internalProps(): PropReport {
 
   /** Where a property use leads: internal when every declaration is in src and none is a literal's own. */
   const judge = (name: string, symbol: ts.Symbol | undefined, where: ts.Node) => {
-    used.add(name)
+    used.set(name, (used.get(name) ?? 0) + 1)
     const decls = symbol?.declarations ?? []
     if (decls.length === 0) return keep(name, `untyped use at ${position(where)}`)
     for (const decl of decls) {
@@ -171,6 +171,6 @@ export function internalProps(): PropReport {
   }
   for (const file of program.getSourceFiles()) if (file.fileName.startsWith(SRC)) visit(file)
 
-  const internal = new Set([...used].filter((name) => !kept.has(name)))
+  const internal = new Set([...used.keys()].filter((name) => !kept.has(name)))
   return { internal, kept, used }
 }

@@ -55,6 +55,11 @@ describe('mangle.json', () => {
   it('shortNames skips taken names and keywords and is stable for the same input', () => {
     const names = shortNames(['zeta', 'alpha', 'mid'], new Set(['a', 'c']))
     expect(names).toEqual({ alpha: 'b', mid: 'd', zeta: 'e' })
+    // The most used name gets the first free short name.
+    expect(shortNames(['zeta', 'alpha'], new Set(['a']), new Map([['zeta', 9], ['alpha', 2]]))).toEqual({
+      zeta: 'b',
+      alpha: 'c',
+    })
     expect(shortNames(['x'], new Set('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'))).toEqual({ x: 'aa' })
     // Every one-letter name, every two-letter name up to 'dn': the next is 'do', a keyword.
     const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'

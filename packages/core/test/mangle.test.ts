@@ -56,7 +56,16 @@ describe('mangle.json', () => {
     const names = shortNames(['zeta', 'alpha', 'mid'], new Set(['a', 'c']))
     expect(names).toEqual({ alpha: 'b', mid: 'd', zeta: 'e' })
     // The most used name gets the first free short name.
-    expect(shortNames(['zeta', 'alpha'], new Set(['a']), new Map([['zeta', 9], ['alpha', 2]]))).toEqual({
+    expect(
+      shortNames(
+        ['zeta', 'alpha'],
+        new Set(['a']),
+        new Map([
+          ['zeta', 9],
+          ['alpha', 2],
+        ]),
+      ),
+    ).toEqual({
       zeta: 'b',
       alpha: 'c',
     })

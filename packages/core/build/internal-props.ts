@@ -139,8 +139,10 @@ export function internalProps(): PropReport {
     return `${source.fileName.slice(SRC.length)}:${line + 1}`
   }
   /** The declared property an object literal's member stands for (its contextual type's). */
-  const contextual = (literal: ts.ObjectLiteralExpression, name: string) =>
-    checker.getContextualType(literal)?.getProperty(name)
+  const contextual = (literal: ts.ObjectLiteralExpression, name: string) => {
+    const type = checker.getContextualType(literal)
+    return type && checker.getNonNullableType(type).getProperty(name)
+  }
 
   const visit = (node: ts.Node): void => {
     // (A string in a type, `Pick<Settlement, 'load'>`, is gone at run time.)

@@ -37,7 +37,12 @@ export function resolvePolicy(
   return { coalesceKey, ttlMs, durable, holdUntil: typing ? now + coalesce.typingWindowMs : 0 }
 }
 
-const PLAIN: EmitPolicy = Object.freeze({ coalesceKey: undefined, ttlMs: undefined, durable: true, holdUntil: 0 })
+const PLAIN: EmitPolicy = Object.freeze<EmitPolicy>({
+  coalesceKey: undefined,
+  ttlMs: undefined,
+  durable: true,
+  holdUntil: 0,
+})
 
 /** The policy of an item read back from storage (durable, no hold); most share one object. */
 export const storedPolicy = (coalesceKey: string | undefined, ttlMs: number | undefined): EmitPolicy =>

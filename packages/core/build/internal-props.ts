@@ -51,13 +51,20 @@ export function internalProps(): PropReport {
   const reachable = (roots: ts.Type[], why: string) => {
     const seen = new Set<ts.Type>()
     const walk = (type: ts.Type | undefined, depth: number): void => {
-      if (!type || seen.has(type) || depth > 12) return
+      if (!type || seen.has(type) || depth > 40) return
       seen.add(type)
       if (type.isUnionOrIntersection()) for (const t of type.types) walk(t, depth + 1)
+      if (type.flags & ts.TypeFlags.Object && (type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference)
+        for (const arg of checker.getTypeArguments(type as ts.TypeReference)) walk(arg, depth + 1)
+      // A type from elsewhere (Promise, a DOM type, a signal) has no member src names: only its
+      // arguments can be ours. What src does with such members the uses themselves tell.
+      const symbol = type.aliasSymbol ?? type.getSymbol()
+      if (symbol?.declarations?.length && symbol.declarations.every((d) => !ours(d))) return
       for (const prop of checker.getPropertiesOfType(type)) {
-        keep(prop.getName(), why)
         const decl = prop.valueDeclaration ?? prop.declarations?.[0]
-        if (decl) walk(checker.getTypeOfSymbolAtLocation(prop, decl), depth + 1)
+        if (!decl || !ours(decl)) continue
+        keep(prop.getName(), why)
+        walk(checker.getTypeOfSymbolAtLocation(prop, decl), depth + 1)
       }
       for (const sig of [...type.getCallSignatures(), ...type.getConstructSignatures()]) {
         for (const param of sig.getParameters()) {
@@ -66,8 +73,6 @@ export function internalProps(): PropReport {
         }
         walk(sig.getReturnType(), depth + 1)
       }
-      if (type.flags & ts.TypeFlags.Object && (type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference)
-        for (const arg of checker.getTypeArguments(type as ts.TypeReference)) walk(arg, depth + 1)
       for (const info of checker.getIndexInfosOfType(type)) walk(info.type, depth + 1)
     }
     for (const root of roots) walk(root, 0)

@@ -97,10 +97,10 @@ export function alarmClock(
   let armedFor: number | undefined
 
   const rearm = () => {
-    let earliest = Number.POSITIVE_INFINITY
+    let earliest = Infinity
     for (const timer of long) earliest = Math.min(earliest, timer.due)
-    if (earliest === (armedFor ?? Number.POSITIVE_INFINITY)) return
-    if (earliest === Number.POSITIVE_INFINITY) {
+    if (earliest === (armedFor ?? Infinity)) return
+    if (earliest === Infinity) {
       armedFor = undefined
       settle(alarms.clear(name))
     } else {

@@ -67,7 +67,7 @@ export function toBack(lanes: Lanes, name: string): void {
 }
 
 /** Up to `count` emitIds from the head of a lane, in order. */
-export function laneIds(lanes: ReadonlyMap<string, Lane>, name: string, count = Number.POSITIVE_INFINITY): string[] {
+export function laneIds(lanes: ReadonlyMap<string, Lane>, name: string, count = Infinity): string[] {
   const lane = lanes.get(name)
   return lane ? lane.ids.slice(lane.head, lane.head + count) : []
 }

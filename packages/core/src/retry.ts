@@ -37,8 +37,8 @@ export function normalizeRetry(options: RetryOptions = {}): RetryPolicy {
     maxMs: options.maxMs ?? 10_000,
     factor: options.factor ?? 2,
     jitter: options.jitter ?? true,
-    maxAttempts: options.maxAttempts ?? Number.POSITIVE_INFINITY,
-    maxAgeMs: options.maxAgeMs ?? Number.POSITIVE_INFINITY,
+    maxAttempts: options.maxAttempts ?? Infinity,
+    maxAgeMs: options.maxAgeMs ?? Infinity,
     hard: new Set(options.hardErrorCodes ?? DEFAULT_HARD),
   }
 }

@@ -69,10 +69,10 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
       // Only the head's backoff counts: the items behind it failed in the head's calls, each with
       // its own jitter, and waiting for theirs would split a failed batch into smaller ones.
       const readyAt = Math.max(skipHolds ? 0 : p.holdUntil, holds.readyAt(entry, probe || ready.length > 0))
-      if (readyAt > now) return { ready, readyAt: ready.length === 0 ? readyAt : Number.POSITIVE_INFINITY }
+      if (readyAt > now) return { ready, readyAt: ready.length === 0 ? readyAt : Infinity }
       ready.push(entry)
     }
-    return { ready, readyAt: Number.POSITIVE_INFINITY }
+    return { ready, readyAt: Infinity }
   }
 
   function pump(): void {
@@ -82,7 +82,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
       return
     }
     const now = clock.now()
-    let earliest = Number.POSITIVE_INFINITY
+    let earliest = Infinity
     holds.prune(now, (id) => queue.get(id) !== undefined)
     batch(() => {
       for (const lane of [...queue.lanes.keys()]) {
@@ -96,13 +96,13 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
         }
         const gate = breaker.allow()
         if (!gate) {
-          earliest = Math.min(earliest, breaker.retryAt.value ?? Number.POSITIVE_INFINITY)
+          earliest = Math.min(earliest, breaker.retryAt.value ?? Infinity)
           break
         }
         void send(lane, gate === 'probe' ? ready.slice(0, 1) : ready, gate === 'probe')
       }
     })
-    if (earliest < Number.POSITIVE_INFINITY) wake.at(earliest)
+    if (earliest < Infinity) wake.at(earliest)
     settleFlush()
   }
 

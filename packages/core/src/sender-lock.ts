@@ -93,7 +93,7 @@ function viaHeartbeats(name: string, onChange: (leading: boolean) => void, timer
       leaderSeenAt = timers.now()
     } else if (data?.t === 'hello' && leading) beat()
     else if (data?.t === 'bye') {
-      leaderSeenAt = Number.NEGATIVE_INFINITY
+      leaderSeenAt = -Infinity
       timers.clearTimeout(timer)
       check()
     }

@@ -35,7 +35,7 @@ export function createStorageSync(ctx: {
   const { clock } = ctx
   let syncing: Promise<void> | null = null
   let again = false
-  let syncedAt = Number.NEGATIVE_INFINITY
+  let syncedAt = -Infinity
   let pendingAtLoad = false
   let timer: unknown
   let closed = false

@@ -9,11 +9,11 @@ export interface WakeTimer {
 
 export function createWakeTimer(clock: Clock, wake: () => void): WakeTimer {
   let timer: unknown
-  let wakeAt = Number.POSITIVE_INFINITY
+  let wakeAt = Infinity
   const stop = () => {
     if (timer !== undefined) clock.clearTimeout(timer)
     timer = undefined
-    wakeAt = Number.POSITIVE_INFINITY
+    wakeAt = Infinity
   }
   return {
     at(time) {
@@ -23,7 +23,7 @@ export function createWakeTimer(clock: Clock, wake: () => void): WakeTimer {
       timer = clock.setTimeout(
         () => {
           timer = undefined
-          wakeAt = Number.POSITIVE_INFINITY
+          wakeAt = Infinity
           wake()
         },
         Math.max(0, time - clock.now()),

@@ -33,11 +33,5 @@ export const readJson = async (response: Response): Promise<unknown> => {
     }
     chunks.push(value)
   }
-  const bytes = new Uint8Array(size)
-  let at = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, at)
-    at += chunk.byteLength
-  }
-  return parseJson(new TextDecoder().decode(bytes))
+  return parseJson(await new Blob(chunks as BlobPart[]).text())
 }

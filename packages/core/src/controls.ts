@@ -1,7 +1,7 @@
 import { batch, type Signal } from '@preact/signals-core'
 import type { Auth } from './auth.ts'
 import type { Breaker } from './breaker.ts'
-import { OutboxError, OutboxFullError } from './errors.ts'
+import { OutboxClosedError, OutboxError, OutboxFullError } from './errors.ts'
 import type { Command, Persistence } from './persistence.ts'
 import type { Queue } from './queue.ts'
 import type { Scheduler } from './scheduler.ts'
@@ -9,12 +9,20 @@ import type { Settlement } from './settlement.ts'
 import type { Clock, Outbox } from './types.ts'
 
 /** The public control calls; each runs here and is forwarded to the sender when another tab sends. */
-export interface Controls extends Pick<Outbox, 'flush' | 'retry' | 'discard' | 'pause' | 'resume' | 'clear'> {
+export type ControlCalls = Pick<Outbox, 'flush' | 'retry' | 'discard' | 'pause' | 'resume' | 'clear'>
+
+export interface Controls {
+  /** The calls, as the outbox offers them. */
+  calls: ControlCalls
   /** A control call another tab forwarded to this one, the sender. */
   run(cmd: Command): void
 }
 
 export function createControls(ctx: {
+  /** True once the outbox is closed: flush then resolves at once, retry throws. */
+  closed: () => boolean
+  /** Called first by `clear`: a batch armed for the page's end must not go out. */
+  beforeClear: () => void
   queue: Queue
   settlement: Settlement
   scheduler: Scheduler
@@ -26,13 +34,15 @@ export function createControls(ctx: {
   maxSize: number
 }): Controls {
   const { queue, settlement, scheduler, persistence, clock, paused, maxSize } = ctx
-  return {
+  const calls: ControlCalls = {
     flush() {
+      if (ctx.closed()) return Promise.resolve()
       ctx.auth.ok()
       persistence.forward({ op: 'flush' })
       return scheduler.flush()
     },
     retry(emitId) {
+      if (ctx.closed()) throw new OutboxClosedError()
       const now = clock.now()
       const ids = emitId === undefined ? [...queue.failedItems.keys()] : [emitId]
       const room = maxSize - queue.entries().size
@@ -56,6 +66,7 @@ export function createControls(ctx: {
       scheduler.schedule()
     },
     async clear() {
+      ctx.beforeClear()
       persistence.forward({ op: 'clear' })
       scheduler.abort()
       settlement.rejectAll(new OutboxError('The outbox was cleared before this event was delivered.'))
@@ -63,6 +74,9 @@ export function createControls(ctx: {
       ctx.breaker.reset()
       await persistence.clear()
     },
+  }
+  return {
+    calls,
     run(cmd) {
       if (cmd.op === 'discard') settlement.drop(cmd.emitId, 'discarded')
       else if (cmd.op === 'retry') settlement.retry(cmd.emitId, clock.now())

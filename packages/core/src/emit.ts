@@ -1,7 +1,7 @@
 import { batch } from '@preact/signals-core'
 import { type EmitPolicy, resolvePolicy } from './coalesce.ts'
 import { assertSize, resolveKeys, takePayload } from './envelope.ts'
-import { InvalidEmitError, OutboxFullError } from './errors.ts'
+import { InvalidEmitError, OutboxClosedError, OutboxFullError } from './errors.ts'
 import type { Queue } from './queue.ts'
 import type { Settlement } from './settlement.ts'
 import type { Clock, CoalesceOptions, EmitEnvelope, EmitOptions, OutboxItem } from './types.ts'
@@ -28,6 +28,8 @@ export const defaultLane = (_event: string, payload: Record<string, unknown>): s
 }
 
 export type EmitContext = {
+  /** True once the outbox is closed: emit then throws. */
+  closed: () => boolean
   queue: Queue
   settlement: Settlement
   clock: Clock
@@ -44,11 +46,12 @@ export type EmitContext = {
 /**
  * The first step of the data path: validates the payload, stamps the envelope (ULID `emitId`),
  * then lets dedupe (semantic keys) and coalescing decide what enters the queue. Throws, and
- * queues nothing, on bad input or a full queue.
+ * queues nothing, on bad input, a full queue or a closed outbox.
  */
 export function createEmit(ctx: EmitContext) {
   const { queue, settlement, clock } = ctx
   return function emit(event: string, input: Record<string, unknown>, opts?: EmitOptions): EmitEnvelope {
+    if (ctx.closed()) throw new OutboxClosedError()
     const { payload, bound } = takePayload(event, input)
     const keys = resolveKeys(payload, opts?.keys)
     const lane = opts?.lane ?? ctx.laneOf(event, payload)

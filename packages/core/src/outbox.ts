@@ -81,6 +81,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   persistence.onCommand((cmd) => controls.run(cmd))
   const view = createStateView({ queue, breaker, online, paused, auth: auth.state, settlement, events })
   const emit = createEmit({
+    closed: () => closed,
     queue,
     settlement,
     clock,
@@ -108,16 +109,23 @@ export function createOutbox(options: OutboxOptions): Outbox {
     paused,
     closed: () => closed,
   })
-  const controls = createControls({ queue, settlement, scheduler, persistence, breaker, auth, clock, paused, maxSize })
-  const closedGuard = () => {
-    if (closed) throw new OutboxClosedError()
-  }
+  const controls = createControls({
+    closed: () => closed,
+    beforeClear: () => pageLife.abort(),
+    queue,
+    settlement,
+    scheduler,
+    persistence,
+    breaker,
+    auth,
+    clock,
+    paused,
+    maxSize,
+  })
   const outbox: Outbox = {
+    ...controls.calls,
     ready: persistence.ready,
-    emit(event, payload, opts) {
-      closedGuard()
-      return emit(event, payload, opts)
-    },
+    emit,
     pending: queue.pending,
     failed: queue.failed,
     size: queue.size,
@@ -130,18 +138,6 @@ export function createOutbox(options: OutboxOptions): Outbox {
     delivered: (emitId) => settlement.delivered(emitId),
     status: (emitId) => statusView(queue, settlement, emitId),
     lane: (name) => laneView(queue, name),
-    flush: () => (closed ? Promise.resolve() : controls.flush()),
-    retry(emitId) {
-      closedGuard()
-      controls.retry(emitId)
-    },
-    discard: controls.discard,
-    pause: controls.pause,
-    resume: controls.resume,
-    clear() {
-      pageLife.abort()
-      return controls.clear()
-    },
     async close(opts) {
       if (closed) return
       if (opts?.flush) await outbox.flush()

@@ -17,6 +17,8 @@ export type ExtensionBuildOptions = {
   endpoint?: string
   /** For tests: a 3 s first backoff that already rides an alarm, and alarms without Chrome's 30 s minimum (unpacked only). */
   shortWaits?: boolean
+  /** `@outbox/core` from its sources (default; no build needed) or from its built `dist`. */
+  core?: 'src' | 'dist'
 }
 
 /** The part of esbuild's API used here (esbuild is resolved from @outbox/core, not from this folder). */
@@ -32,15 +34,16 @@ const loadEsbuild = async (): Promise<Esbuild> => {
   return (await import(pathToFileURL(require.resolve('esbuild')).href)) as Esbuild
 }
 
-/** `@outbox/core` and `@outbox/core/extension` from source (this folder is not a workspace package). */
-const outboxFromSource = {
-  name: 'outbox-from-source',
+/** `@outbox/core` and `@outbox/core/extension` from source or dist (this folder is not a workspace package). */
+const outboxFrom = (from: 'src' | 'dist') => ({
+  name: 'outbox-from-workspace',
   setup(build: { onResolve(o: { filter: RegExp }, f: (a: { path: string }) => { path: string }): void }) {
-    build.onResolve({ filter: /^@outbox\/core(\/extension)?$/ }, ({ path }) => ({
-      path: path.endsWith('/extension') ? core('src/extension.ts') : core('src/index.ts'),
-    }))
+    build.onResolve({ filter: /^@outbox\/core(\/extension)?$/ }, ({ path }) => {
+      const entry = path.endsWith('/extension') ? 'extension' : 'index'
+      return { path: core(from === 'dist' ? `dist/${entry}.js` : `src/${entry}.ts`) }
+    })
   },
-}
+})
 
 /** Builds the extension into `outDir` (created if missing) and returns `outDir`. */
 export async function buildExtension(outDir: string, options: ExtensionBuildOptions = {}): Promise<string> {
@@ -52,7 +55,7 @@ export async function buildExtension(outDir: string, options: ExtensionBuildOpti
     target: 'chrome120',
     outdir: outDir,
     logLevel: 'warning',
-    plugins: [outboxFromSource],
+    plugins: [outboxFrom(options.core ?? 'src')],
     define: {
       OUTBOX_ENDPOINT: JSON.stringify(options.endpoint ?? 'http://127.0.0.1:8787/events'),
       OUTBOX_SHORT_WAITS: String(options.shortWaits === true),

@@ -5,12 +5,13 @@ import { buildExtension, type ExtensionBuildOptions } from '../../../examples/ex
 import type { Outbox } from '../src/types.ts'
 import { allApplied, expectDelivered, launchPersistent, useProfileDir, useServer, waitFor } from './helpers.ts'
 import type { Emitted } from './page.ts'
-import type { E2EServer } from './server.ts'
+import { CORE_FROM, type E2EServer } from './server.ts'
 
 /** The example extension (examples/extension), built for `server` and loaded unpacked in a fresh profile. */
 async function launchExtension(server: E2EServer, options: ExtensionBuildOptions = {}) {
   const dir = await buildExtension(join(await useProfileDir(), 'extension'), {
     endpoint: `${server.origin}/events`,
+    core: CORE_FROM,
     ...options,
   })
   const context = await launchPersistent(await useProfileDir(), [

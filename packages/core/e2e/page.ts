@@ -1,5 +1,5 @@
 /**
- * The test page's script, bundled by `server.ts` with `@outbox/core` from source. It exposes
+ * The test page's script, bundled by `server.ts` with `@outbox/core` (source or dist). It exposes
  * `window.harness`, a small driver the tests call through `page.evaluate`.
  */
 import {

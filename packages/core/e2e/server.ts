@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { build, type PluginBuild } from 'esbuild'
 import { applyInLaneOrder, createLedger } from '../test/ledger.ts'
 
 /**
@@ -57,7 +57,24 @@ const fingerprint = (e: WireEnvelope) => JSON.stringify([e.event, e.payload, e.k
 
 const bundles = new Map<string, Promise<string>>()
 
-/** The page script with `@outbox/core` from source, bundled once per test process. */
+/**
+ * Where the browser bundles take `@outbox/core` from: its sources, or with `OUTBOX_FROM=dist` the
+ * built package as published (internal names shortened; see the core's README, "The build").
+ * `npm test` runs this suite on dist, `test:e2e` (the fast loop) on the sources.
+ */
+export const CORE_FROM: 'src' | 'dist' = process.env.OUTBOX_FROM === 'dist' ? 'dist' : 'src'
+
+/** Sends `@outbox/core` to `dist` (the tsconfig's `source` condition would pick the sources). */
+const coreFromDist = {
+  name: 'outbox-core-from-dist',
+  setup(build: PluginBuild) {
+    build.onResolve({ filter: /^@outbox\/core(\/[\w-]+)?$/ }, ({ path }) => ({
+      path: fileURLToPath(new URL(`../dist/${path.split('/')[2] ?? 'index'}.js`, import.meta.url)),
+    }))
+  },
+}
+
+/** The page script with `@outbox/core` (see CORE_FROM), bundled once per test process. */
 export const pageBundle = (): Promise<string> => bundleOf('./page.ts')
 
 /** The service worker script (`sw.ts`), bundled once per test process. */
@@ -73,6 +90,7 @@ function bundleOf(entry: string): Promise<string> {
     platform: 'browser',
     target: 'chrome120',
     conditions: ['source'],
+    plugins: CORE_FROM === 'dist' ? [coreFromDist] : [],
     sourcemap: 'inline',
     write: false,
     logLevel: 'silent',

@@ -71,6 +71,44 @@ const unmapped = (envelopes: readonly EmitEnvelope[], error: unknown): DeliveryR
   })
 
 /**
+ * Runs one exchange under one deadline for all of it, the answer's body included (ky's covers the
+ * headers). The deadline settles the call by itself: an abort can get lost inside fetch
+ * implementations while a body is being read, and a lane must never hang on one request. The
+ * caller's `signal` aborts the exchange too (and then its error is thrown, not a timeout).
+ */
+async function withDeadline(
+  envelopes: readonly EmitEnvelope[],
+  signal: AbortSignal,
+  timeoutMs: number,
+  exchange: (deadline: AbortSignal) => Promise<DeliveryResult[]>,
+): Promise<DeliveryResult[]> {
+  const deadline = new AbortController()
+  const abort = () => deadline.abort(signal.reason)
+  if (signal.aborted) abort()
+  signal.addEventListener('abort', abort)
+  const timedOut = () =>
+    failAll(envelopes, { kind: 'network', message: `No answer within ${timeoutMs} ms.`, retryable: true })
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadlinePassed = new Promise<DeliveryResult[]>((resolve) => {
+    timer = setTimeout(() => {
+      deadline.abort()
+      resolve(timedOut())
+    }, timeoutMs)
+  })
+  const running = exchange(deadline.signal)
+  try {
+    return await Promise.race([running, deadlinePassed])
+  } catch (error) {
+    if (error instanceof TimeoutError || (deadline.signal.aborted && !signal.aborted)) return timedOut()
+    throw error
+  } finally {
+    clearTimeout(timer)
+    signal.removeEventListener('abort', abort)
+    running.catch(() => {}) // settled or abandoned: never an unhandled rejection
+  }
+}
+
+/**
  * Sends envelopes with ky: `POST url` with the envelope and an `Idempotency-Key` header, or in
  * batch mode `{ envelopes: [...] }` answered by `{ results: [...] }`; with `request`, one request
  * of the app's own API per envelope, read by `ack`. Only an ack counts as delivered: a 2xx that is
@@ -115,23 +153,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
     maxBatch,
     async send(envelopes, signal) {
       if (envelopes.length === 0) return []
-      // One deadline for the whole exchange, the answer's body included (ky's covers the headers).
-      const deadline = new AbortController()
-      const abort = () => deadline.abort(signal.reason)
-      if (signal.aborted) abort()
-      signal.addEventListener('abort', abort)
-      const timedOut = () =>
-        failAll(envelopes, { kind: 'network', message: `No answer within ${timeoutMs} ms.`, retryable: true })
-      // The deadline settles the call by itself: an abort can get lost inside fetch implementations
-      // while a body is being read, and a lane must never hang on one request.
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const deadlinePassed = new Promise<DeliveryResult[]>((resolve) => {
-        timer = setTimeout(() => {
-          deadline.abort()
-          resolve(timedOut())
-        }, timeoutMs)
-      })
-      const exchange = (async () => {
+      return withDeadline(envelopes, signal, timeoutMs, async (deadline) => {
         const base = await sendHeaders()
         let call: Call
         try {
@@ -140,19 +162,9 @@ export function httpTransport(options: HttpTransportOptions): Transport {
           return unmapped(envelopes, error)
         }
         const { method, headers, body } = call
-        const response = await client(call.url, { method, headers, body, signal: deadline.signal })
+        const response = await client(call.url, { method, headers, body, signal: deadline })
         return readResults(envelopes, response, await readJson(response), readAnswer, batchMode)
-      })()
-      try {
-        return await Promise.race([exchange, deadlinePassed])
-      } catch (error) {
-        if (error instanceof TimeoutError || (deadline.signal.aborted && !signal.aborted)) return timedOut()
-        throw error
-      } finally {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', abort)
-        exchange.catch(() => {}) // settled or abandoned: never an unhandled rejection
-      }
+      })
     },
     deferredRequests(envelopes) {
       const base = beaconHeaders()

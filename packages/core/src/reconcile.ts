@@ -148,19 +148,22 @@ export function createReconciler(
         mirroring = false
       }
     },
-    adopt(record) {
-      const id = isRecord(record) && isRecord(record.item) ? String(record.item.emitId) : ''
-      const checked = checkRecord(id, record)
-      if (!('record' in checked) || queue.get(id) || checked.record.item.status === 'failed') return false
-      const { item, coalesceKey, ttlMs, ageFrom } = checked.record
-      settlement.add({
-        item: item as OutboxItem,
-        policy: { coalesceKey, ttlMs, durable: false, holdUntil: 0 },
-        ageFrom: ageFrom ?? item.createdAt,
-        failSeq: 0,
-      })
-      return true
-    },
+    adopt: (record) => adopt(queue, settlement, record),
     mirroring: () => mirroring,
   }
+}
+
+/** A follower's non-durable emit, handed to this tab (the sender): checked, then queued as it was. */
+function adopt(queue: Queue, settlement: Settlement, record: unknown): boolean {
+  const id = isRecord(record) && isRecord(record.item) ? String(record.item.emitId) : ''
+  const checked = checkRecord(id, record)
+  if (!('record' in checked) || queue.get(id) || checked.record.item.status === 'failed') return false
+  const { item, coalesceKey, ttlMs, ageFrom } = checked.record
+  settlement.add({
+    item: item as OutboxItem,
+    policy: { coalesceKey, ttlMs, durable: false, holdUntil: 0 },
+    ageFrom: ageFrom ?? item.createdAt,
+    failSeq: 0,
+  })
+  return true
 }

@@ -1,5 +1,5 @@
 import { batch } from '@preact/signals-core'
-import { createHolds } from './holds.ts'
+import { createHolds, type Holds } from './holds.ts'
 import { laneAt, toBack } from './lanes.ts'
 import type { Entry } from './queue.ts'
 import { expiredError } from './retry.ts'
@@ -37,7 +37,7 @@ export interface Scheduler {
  * waiting blocks only itself.
  */
 export function createScheduler(ctx: SchedulerContext): Scheduler {
-  const { queue, settlement: store, breaker, policy, clock } = ctx
+  const { queue, settlement: store, breaker, clock } = ctx
   const maxBatch = Math.max(1, Math.floor(ctx.transport.maxBatch ?? 1))
   const inFlight = new Map<string, AbortController>()
   const holds = createHolds()
@@ -45,35 +45,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
   let scheduled = false
   let flushWaiters: Array<() => void> = []
   const wake = createWakeTimer(clock, () => pump())
-
-  /**
-   * Ready items at the front of a lane, dropping stale and expiring old heads on the way. A probe
-   * (the breaker is not closed) skips backoff waits: the breaker's cooldown paces it instead.
-   */
-  const take = (lane: string, now: number, probe: boolean): { ready: Entry[]; readyAt: number } => {
-    const ready: Entry[] = []
-    const watermark = ctx.watermark()
-    while (ready.length < maxBatch) {
-      const id = laneAt(queue.lanes, lane, ready.length)
-      const entry = id === undefined ? undefined : queue.get(id)
-      if (!entry || (watermark !== undefined && entry.item.emitId > watermark)) break
-      const { item, policy: p } = entry
-      if (p.ttlMs !== undefined && now - item.createdAt > p.ttlMs) {
-        store.drop(item.emitId, 'stale')
-        continue
-      }
-      if (now - entry.ageFrom >= policy.maxAgeMs) {
-        store.fail(item.emitId, expiredError(policy.maxAgeMs))
-        continue
-      }
-      // Only the head's backoff counts: the items behind it failed in the head's calls, each with
-      // its own jitter, and waiting for theirs would split a failed batch into smaller ones.
-      const readyAt = Math.max(skipHolds ? 0 : p.holdUntil, holds.readyAt(entry, probe || ready.length > 0))
-      if (readyAt > now) return { ready, readyAt: ready.length === 0 ? readyAt : Infinity }
-      ready.push(entry)
-    }
-    return { ready, readyAt: Infinity }
-  }
+  const taking: TakeContext = { ...ctx, holds, maxBatch, skipHolds: () => skipHolds }
 
   function pump(): void {
     scheduled = false
@@ -89,7 +61,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
         // Only calls in flight hold a slot: a lane that waits (backoff, Retry-After) holds none.
         if (inFlight.size >= ctx.concurrency) break
         if (inFlight.has(lane)) continue
-        const { ready, readyAt } = take(lane, now, breaker.state.peek() !== 'closed')
+        const { ready, readyAt } = takeReady(taking, lane, now, breaker.state.peek() !== 'closed')
         if (ready.length === 0) {
           earliest = Math.min(earliest, readyAt)
           continue
@@ -167,4 +139,42 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
       settleFlush()
     },
   }
+}
+
+type TakeContext = Pick<SchedulerContext, 'queue' | 'settlement' | 'policy' | 'watermark'> & {
+  holds: Holds
+  maxBatch: number
+  /** True during a flush: emit-time holds (typing) do not wait. */
+  skipHolds: () => boolean
+}
+
+/**
+ * Ready items at the front of a lane, dropping stale and expiring old heads on the way; else when
+ * the head is ready. A probe (the breaker is not closed) skips backoff waits: the breaker's
+ * cooldown paces it instead.
+ */
+function takeReady(ctx: TakeContext, lane: string, now: number, probe: boolean): { ready: Entry[]; readyAt: number } {
+  const { queue, settlement, policy, holds } = ctx
+  const ready: Entry[] = []
+  const watermark = ctx.watermark()
+  while (ready.length < ctx.maxBatch) {
+    const id = laneAt(queue.lanes, lane, ready.length)
+    const entry = id === undefined ? undefined : queue.get(id)
+    if (!entry || (watermark !== undefined && entry.item.emitId > watermark)) break
+    const { item, policy: p } = entry
+    if (p.ttlMs !== undefined && now - item.createdAt > p.ttlMs) {
+      settlement.drop(item.emitId, 'stale')
+      continue
+    }
+    if (now - entry.ageFrom >= policy.maxAgeMs) {
+      settlement.fail(item.emitId, expiredError(policy.maxAgeMs))
+      continue
+    }
+    // Only the head's backoff counts: the items behind it failed in the head's calls, each with
+    // its own jitter, and waiting for theirs would split a failed batch into smaller ones.
+    const readyAt = Math.max(ctx.skipHolds() ? 0 : p.holdUntil, holds.readyAt(entry, probe || ready.length > 0))
+    if (readyAt > now) return { ready, readyAt: ready.length === 0 ? readyAt : Infinity }
+    ready.push(entry)
+  }
+  return { ready, readyAt: Infinity }
 }

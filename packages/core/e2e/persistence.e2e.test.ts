@@ -44,8 +44,9 @@ describe('persistence in a real browser', () => {
 
       // Still offline: the page itself comes from the test process. The old document is paused
       // first: while Playwright navigates, its emulated offline state lapses for a moment (1 run in
-      // 20 here, the old page saw `online` and its send reached the server); a device that is
-      // really offline has no such moment. The new document is not paused.
+      // 20 here, the old page saw `online` and, as it hid, its keepalive sends reached the server;
+      // a paused outbox makes none); a device that is really offline has no such moment. The new
+      // document is not paused.
       await page.evaluate(() => window.harness.pause())
       await servePageOffline(context, server)
       await reload(page)

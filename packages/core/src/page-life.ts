@@ -19,8 +19,9 @@ export interface PageLife {
 /**
  * What the outbox does about the page's life, through the host's lifecycle: a deferred request
  * (`fetchLater`) kept armed for undelivered durable items, Background Sync registered while they
- * wait, keepalive requests as the page hides where no deferred request covers them, and a fresh
- * look at storage when the page comes back from the back/forward cache. A no-op without a page.
+ * wait, keepalive requests as the page hides where no deferred request covers them (neither while
+ * paused), and a fresh look at storage when the page comes back from the back/forward cache. A
+ * no-op without a page.
  */
 export function watchPageLife(ctx: {
   options: OutboxOptions
@@ -58,7 +59,8 @@ export function watchPageLife(ctx: {
       backgroundSync.hidden()
       const maySend = persistence.started() && persistence.watermark() === undefined && persistence.leading()
       // Where a deferred request is armed, it is the last-chance send; keepalive is the fallback.
-      if (!ctx.closed() && maySend && online.peek() && !deferred.covers())
+      // A paused outbox sends neither: pause() stops this outbox's sending, its last chance too.
+      if (!ctx.closed() && !ctx.paused.peek() && maySend && online.peek() && !deferred.covers())
         sendLastChance(queue, settlement, options.transport)
     },
     restore() {

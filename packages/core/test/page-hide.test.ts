@@ -33,7 +33,7 @@ describe('page hide', () => {
     outbox.emit('m', { chatId: 'a' })
     await tick() // a's head is now in flight: nothing of lane a may overtake it
     outbox.emit('m', { chatId: 'a' })
-    outbox.pause()
+    // Emitted in this task: still queued when the page hides (the scheduler runs after it).
     const b1 = outbox.emit('m', { chatId: 'b' })
     outbox.emit('m', { chatId: 'b' })
     const c1 = outbox.emit('m', { chatId: 'c' })
@@ -46,7 +46,6 @@ describe('page hide', () => {
   it('hands up to maxBatch items of a lane to one request in batch mode', async () => {
     const { transport, beacons } = beaconTransport(2)
     const outbox = createOutbox({ transport, clock: fakeClock(), network: manualNetwork() })
-    outbox.pause()
     const ids = [1, 2, 3].map((n) => outbox.emit('m', { chatId: 'a', n }).emitId)
     document.dispatchEvent(new Event('visibilitychange'))
     window.dispatchEvent(new Event('pagehide'))
@@ -58,8 +57,7 @@ describe('page hide', () => {
     const { transport, beacons } = beaconTransport()
     const network = manualNetwork()
     const outbox = createOutbox({ transport, clock: fakeClock(), network })
-    outbox.pause()
-    outbox.emit('m', {})
+    outbox.emit('m', { chatId: 'a' })
     let visibility = 'hidden'
     Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => visibility })
     document.dispatchEvent(new Event('visibilitychange'))
@@ -71,14 +69,29 @@ describe('page hide', () => {
     network.set(false)
     window.dispatchEvent(new Event('pagehide'))
     expect(beacons).toHaveLength(1)
-    network.set(true)
+    network.set(true) // lane a's head goes out (and stays in flight)
+    const b = outbox.emit('m', { chatId: 'b' })
     window.dispatchEvent(new Event('pageshow'))
     window.dispatchEvent(new Event('pagehide'))
-    expect(beacons).toHaveLength(2)
+    expect(beacons).toEqual([[[expect.any(String)]], [[b.emitId]]])
     await outbox.close()
     window.dispatchEvent(new Event('pageshow'))
     window.dispatchEvent(new Event('pagehide'))
     expect(beacons).toHaveLength(2)
+  })
+
+  it('sends nothing while paused: pause() stops the last-chance send too', async () => {
+    const { transport, beacons } = beaconTransport()
+    const outbox = createOutbox({ transport, clock: fakeClock(), network: manualNetwork() })
+    outbox.pause()
+    const a = outbox.emit('m', { chatId: 'a' })
+    window.dispatchEvent(new Event('pagehide'))
+    expect(beacons).toEqual([])
+    outbox.resume()
+    window.dispatchEvent(new Event('pageshow'))
+    window.dispatchEvent(new Event('pagehide'))
+    expect(beacons).toEqual([[[a.emitId]]])
+    await outbox.close()
   })
 
   /** A sender and a follower on a fresh key, and a stored item no tab announced to them. */

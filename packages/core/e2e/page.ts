@@ -35,6 +35,7 @@ export type StartOptions = {
 
 /** Every `SyncManager.register` call, spied on like `fetchLater`. */
 const syncRegistrations: string[] = []
+let dedicated: Worker | undefined
 const SyncManager = (globalThis as { SyncManager?: { prototype: { register(tag: string): Promise<void> } } })
   .SyncManager
 if (SyncManager) {
@@ -223,6 +224,26 @@ const harness = {
     const data = (await answer) as { ok: boolean; value?: unknown; error?: string }
     if (!data.ok) throw new Error(`the service worker failed: ${data.error}`)
     return data.value
+  },
+  /** A dedicated worker (`/worker.js`, see `worker.ts`): started, sent messages, terminated. */
+  dedicatedWorker: {
+    start(): void {
+      dedicated?.terminate()
+      dedicated = new Worker('/worker.js', { type: 'module' })
+    },
+    async call(message: unknown): Promise<unknown> {
+      if (!dedicated) throw new Error('no dedicated worker: call dedicatedWorker.start() first')
+      const channel = new MessageChannel()
+      const answer = new Promise((resolve) => (channel.port1.onmessage = (e) => resolve(e.data)))
+      dedicated.postMessage(message, [channel.port2])
+      const data = (await answer) as { ok: boolean; value?: unknown; error?: string }
+      if (!data.ok) throw new Error(`the dedicated worker failed: ${data.error}`)
+      return data.value
+    },
+    terminate(): void {
+      dedicated?.terminate()
+      dedicated = undefined
+    },
   },
   pause: () => need().pause(),
   resume: () => need().resume(),

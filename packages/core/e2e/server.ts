@@ -80,6 +80,9 @@ export const pageBundle = (): Promise<string> => bundleOf('./page.ts')
 /** The service worker script (`sw.ts`), bundled once per test process. */
 export const workerBundle = (): Promise<string> => bundleOf('./sw.ts')
 
+/** The dedicated worker script (`worker.ts`), bundled once per test process. */
+export const dedicatedWorkerBundle = (): Promise<string> => bundleOf('./worker.ts')
+
 function bundleOf(entry: string): Promise<string> {
   const known = bundles.get(entry)
   if (known) return known
@@ -272,6 +275,13 @@ export async function startServer() {
     if (req.method === 'GET' && path === '/sw.js')
       return void done(
         workerBundle().then((js) => {
+          res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' })
+          res.end(js)
+        }),
+      )
+    if (req.method === 'GET' && path === '/worker.js')
+      return void done(
+        dedicatedWorkerBundle().then((js) => {
           res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' })
           res.end(js)
         }),

@@ -5,7 +5,7 @@ import { OutboxError } from '../src/errors.ts'
 import { realClock } from '../src/host.ts'
 import { createOutbox } from '../src/outbox.ts'
 import { memoryStorage } from '../src/storage.ts'
-import { ack, fakeTransport, networkError, rejected } from '../src/testing.ts'
+import { ack, fakeTransport, httpError, networkError, rejected } from '../src/testing.ts'
 import type { EmitEnvelope } from '../src/types.ts'
 import { fakeHost } from './fake-host.ts'
 import { tick } from './helpers.ts'
@@ -80,6 +80,43 @@ describe('drainOutbox', () => {
     const result = await drainOutbox({ transport, persistenceKey: 'outbox', storage, host: fakeHost().host })
     expect(result).toEqual({ delivered: 1, failed: 1, remaining: 0 })
     expect(storage.records.size).toBe(1)
+  })
+
+  it('ends the pass at a 401 (every lane stops, as in a page): nothing fails, the refresh is asked for once, the next pass delivers the rest in order', async () => {
+    const storage = memoryStorage()
+    const emitted = await stored(storage, ['a', 'b'], 2)
+    let signedIn = false
+    const transport = fakeTransport({ reply: (e) => (e.lane === 'a' && !signedIn ? httpError(401) : ack()) })
+    let refreshes = 0
+    let refreshed = () => {}
+    const options = {
+      transport,
+      persistenceKey: 'outbox',
+      storage,
+      onUnauthorized: () => {
+        refreshes++
+        return new Promise<void>((resolve) => (refreshed = resolve))
+      },
+    }
+    const first = await drainOutbox({ ...options, host: fakeHost({ clock: realClock }).host })
+    // Lane b's head went out beside lane a's and was acked; after the 401 nothing more is sent.
+    expect(first).toEqual({ delivered: 1, failed: 0, remaining: 3 })
+    expect(refreshes).toBe(1)
+    expect(
+      transport
+        .sent()
+        .map((e) => e.lane)
+        .sort(),
+    ).toEqual(['a', 'b'])
+    expect(storage.records.size, 'the rest stays stored').toBe(3)
+    // The worker's refresh lands after its pass ended (the browser fires sync again later).
+    signedIn = true
+    refreshed()
+    const second = await drainOutbox({ ...options, host: fakeHost({ clock: realClock }).host })
+    expect(second).toEqual({ delivered: 3, failed: 0, remaining: 0 })
+    expect(byLane(transport.sent(), 'a').slice(-2)).toEqual(byLane(emitted, 'a'))
+    expect(byLane(transport.sent(), 'b')).toEqual(byLane(emitted, 'b'))
+    expect(storage.records.size).toBe(0)
   })
 
   it('needs the persistenceKey of the outbox to drain', async () => {

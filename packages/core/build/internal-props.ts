@@ -9,6 +9,7 @@
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 
+/** This package's sources; `OUTBOX_PROPS_SRC` (a path ending in `/`) reads another checkout's, to size an older commit like for like. */
 const SRC = process.env.OUTBOX_PROPS_SRC ?? fileURLToPath(new URL('../src/', import.meta.url))
 const ENTRIES = ['index.ts', 'testing.ts', 'extension.ts']
 /** The formats that outlive a build: records in storage and messages between tabs (file: type). */

@@ -3,7 +3,8 @@
  * The test service worker, bundled by `server.ts` with `@outbox/core` from source and served as
  * `/sw.js`. Its `sync` handler is the one the README shows; pages drive the rest by messages.
  */
-import { createOutbox, type DrainResult, drainOutbox, httpTransport, type Outbox } from '@outbox/core'
+import { type DrainResult, drainOutbox, type Outbox } from '@outbox/core'
+import { answer, client, emitAll, retry, startOutbox } from './worker-outbox.ts'
 
 declare const self: ServiceWorkerGlobalScope
 
@@ -18,8 +19,6 @@ declare global {
   }
 }
 
-const retry = { baseMs: 50, maxMs: 500 }
-const client = (tab: string) => httpTransport({ url: '/events', headers: { 'x-tab': tab } })
 const transport = client('sw-sync')
 
 /** Every drain this worker ran for a message, and its result. */
@@ -53,19 +52,10 @@ type Message =
 async function run(message: Message): Promise<unknown> {
   switch (message.op) {
     case 'start':
-      outbox = createOutbox({
-        transport: client('sw'),
-        mode: 'persistent',
-        persistenceKey: message.persistenceKey,
-        retry,
-      })
-      await outbox.ready
+      outbox = await startOutbox(message.persistenceKey, 'sw')
       return null
     case 'emit':
-      return message.list.map(({ event, payload }) => {
-        const e = (outbox as Outbox).emit(event, payload)
-        return { emitId: e.emitId, lane: e.lane, event: e.event }
-      })
+      return emitAll(outbox, message.list)
     case 'pause':
       outbox?.pause()
       return null
@@ -90,10 +80,5 @@ async function run(message: Message): Promise<unknown> {
 }
 
 self.addEventListener('message', (event) => {
-  const port = event.ports[0]
-  const work = run(event.data as Message).then(
-    (value) => port?.postMessage({ ok: true, value }),
-    (error: unknown) => port?.postMessage({ ok: false, error: String(error) }),
-  )
-  event.waitUntil(work)
+  event.waitUntil(answer(event.ports[0], run(event.data as Message)))
 })

@@ -5,7 +5,8 @@
  * the worker is always "online", has no page lifecycle, and still has IndexedDB, the tab channel
  * and the sender lock. The page drives it by messages (`harness.dedicatedWorker`).
  */
-import { createOutbox, httpTransport, type Outbox } from '@outbox/core'
+import type { Outbox } from '@outbox/core'
+import { answer, emitAll, startOutbox } from './worker-outbox.ts'
 
 declare const self: DedicatedWorkerGlobalScope
 
@@ -19,28 +20,13 @@ type Message =
 async function run(message: Message): Promise<unknown> {
   switch (message.op) {
     case 'start':
-      outbox = createOutbox({
-        transport: httpTransport({ url: '/events', headers: { 'x-tab': 'worker' } }),
-        mode: 'persistent',
-        persistenceKey: message.persistenceKey,
-        retry: { baseMs: 50, maxMs: 500 },
-      })
-      await outbox.ready
+      outbox = await startOutbox(message.persistenceKey, 'worker')
       return null
     case 'emit':
-      return message.list.map(({ event, payload }) => {
-        const e = (outbox as Outbox).emit(event, payload)
-        return { emitId: e.emitId, lane: e.lane, event: e.event }
-      })
+      return emitAll(outbox, message.list)
     case 'size':
       return outbox?.size.peek() ?? 0
   }
 }
 
-self.onmessage = (event: MessageEvent) => {
-  const port = event.ports[0]
-  run(event.data as Message).then(
-    (value) => port?.postMessage({ ok: true, value }),
-    (error: unknown) => port?.postMessage({ ok: false, error: String(error) }),
-  )
-}
+self.onmessage = (event: MessageEvent) => void answer(event.ports[0], run(event.data as Message))

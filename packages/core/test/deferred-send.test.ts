@@ -151,38 +151,25 @@ describe('deferred last-chance send (fetchLater)', () => {
     expect(beacons).toEqual([[b.emitId]])
   })
 
-  it('replaces the keepalive on page hide once the browser took a deferred request', async () => {
+  /** Emits a (armed, where the browser has fetchLater), comes online, emits b and hides: the keepalive sends. */
+  async function keepaliveSendsOnHide(hostOptions: Parameters<typeof fakeHost>[0] = {}) {
     const beacons: unknown[] = []
-    const http = httpTransport({ url: URL_ })
-    const transport: Transport = {
-      ...fakeTransport(),
-      deferredRequests: (list) => http.deferredRequests?.(list) ?? [],
-      sendBeacon: (groups) => void beacons.push(groups),
-    }
-    const { outbox, clock, network, hide } = await setup({ transport })
+    const transport: Transport = { ...transportWith({ url: URL_ }), sendBeacon: (groups) => void beacons.push(groups) }
+    const { outbox, clock, network, hide } = await setup({ transport }, hostOptions)
     outbox.emit('m', { chatId: 'a' })
     await clock.advance(REARM_MS)
     network.set(true)
     outbox.emit('m', { chatId: 'b' }) // queued as the page hides: keepalive would take it
     hide()
-    expect(beacons).toEqual([])
+    return beacons
+  }
+
+  it('replaces the keepalive on page hide once the browser took a deferred request', async () => {
+    expect(await keepaliveSendsOnHide()).toEqual([])
   })
 
   it('keeps the keepalive where the browser has no fetchLater', async () => {
-    const beacons: unknown[] = []
-    const http = httpTransport({ url: URL_ })
-    const transport: Transport = {
-      ...fakeTransport(),
-      deferredRequests: (list) => http.deferredRequests?.(list) ?? [],
-      sendBeacon: (groups) => void beacons.push(groups),
-    }
-    const { outbox, clock, network, hide } = await setup({ transport }, { fetchLater: false })
-    outbox.emit('m', { chatId: 'a' })
-    await clock.advance(REARM_MS)
-    network.set(true)
-    outbox.emit('m', { chatId: 'b' }) // queued as the page hides
-    hide()
-    expect(beacons).toHaveLength(1)
+    expect(await keepaliveSendsOnHide({ fetchLater: false })).toHaveLength(1)
   })
 
   it('arms at once when the page hides with a re-arm still waiting', async () => {

@@ -6,7 +6,8 @@
  */
 import { drainOutbox, httpTransport, syncTag } from '@outbox/core'
 import { defaultOutboxSettings } from './chat-client.ts'
-import { SENDER_HEADER, type SessionAnswer } from './protocol.ts'
+import { SENDER_HEADER } from './protocol.ts'
+import { createSession } from './session.ts'
 
 // The few service worker types used here: the project's DOM lib does not have them.
 type ExtendableEvent = Event & { waitUntil(work: Promise<unknown>): void }
@@ -21,31 +22,20 @@ const worker = globalThis as unknown as WorkerScope
 
 const PREFIX = syncTag('playground:')
 
-/** A fresh token for `user`, as the page gets one. */
-async function signIn(user: string): Promise<string> {
-  const response = await fetch('/api/session', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user }),
-  })
-  const answer = (await response.json()) as Partial<SessionAnswer>
-  if (typeof answer.token !== 'string') throw new Error(`sign-in failed: HTTP ${response.status}`)
-  return answer.token
-}
-
 /** One delivery pass for a user's outbox; rejects while events remain, so the browser fires `sync` again. */
 async function drain(user: string): Promise<void> {
-  let token: Promise<string> | undefined
+  // The page's sign-in, without its visible delay: nobody watches a worker sign in.
+  const session = createSession(user, { signInDelayMs: 0 })
   const transport = httpTransport({
     url: `/api/events?user=${encodeURIComponent(user)}`,
     // Marked, so the server lists what it applied from here as delivered after the tab closed.
-    headers: async () => ({ authorization: `Bearer ${await (token ??= signIn(user))}`, [SENDER_HEADER]: 'worker' }),
+    headers: async () => ({ ...(await session.headers()), [SENDER_HEADER]: 'worker' }),
   })
   const { remaining } = await drainOutbox({
     ...defaultOutboxSettings(user),
-    persistenceKey: `playground:${user}`,
+    persistenceKey: `playground:${user}`, // the settings' key, typed as required here
     transport,
-    onUnauthorized: () => (token = signIn(user)),
+    onUnauthorized: () => session.refresh(),
   })
   if (remaining > 0) throw new Error(`${remaining} events are still pending`)
 }

@@ -1,5 +1,6 @@
-import type { Browser, CDPSession } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { watchRegistrations } from '../../scripts/service-worker-cdp.ts'
 import { type Playground, startPlayground } from '../server/playground.ts'
 import { uniqueUser, waitFor } from './helpers.ts'
 import { ChatPage, launchChromium, VIEWPORT } from './page-driver.ts'
@@ -14,18 +15,6 @@ afterAll(async () => {
   await browser?.close()
   await pg?.close()
 })
-
-type Registration = { registrationId: string; scopeURL: string; isDeleted: boolean }
-
-/** The DevTools protocol's view of service worker registrations, from a page session. */
-async function watchRegistrations(cdp: CDPSession): Promise<Map<string, Registration>> {
-  const registrations = new Map<string, Registration>()
-  cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }: { registrations: Registration[] }) => {
-    for (const r of list) if (!r.isDeleted) registrations.set(r.scopeURL, r)
-  })
-  await cdp.send('ServiceWorker.enable')
-  return registrations
-}
 
 describe.each(['svelte', 'vue'] as const)('the service worker switch of the %s page', (framework) => {
   it('delivers what a closed tab left behind on a sync event, and lists it as delivered after the tab closed', async () => {

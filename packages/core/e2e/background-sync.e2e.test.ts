@@ -1,5 +1,5 @@
-import type { CDPSession } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
+import { watchRegistrations } from '../../../scripts/service-worker-cdp.ts'
 import {
   allApplied,
   emitMany,
@@ -15,18 +15,6 @@ import {
   waitFor,
 } from './helpers.ts'
 import type { Emitted } from './page.ts'
-
-type Registration = { registrationId: string; scopeURL: string; isDeleted: boolean }
-
-/** The DevTools protocol's view of service worker registrations, from a page session. */
-async function watchRegistrations(cdp: CDPSession): Promise<Map<string, Registration>> {
-  const registrations = new Map<string, Registration>()
-  cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }: { registrations: Registration[] }) => {
-    for (const r of list) if (!r.isDeleted) registrations.set(r.scopeURL, r)
-  })
-  await cdp.send('ServiceWorker.enable')
-  return registrations
-}
 
 describe('service worker', () => {
   it('(a) a sync event drains what a closed page left undelivered, in lane order, with no page open', async () => {

@@ -1,7 +1,7 @@
 /**
  * Shortens the internal property names of `mangle.json` in the built JavaScript, as Preact does
  * with its own `mangle.json`. The parts of the engine talk through named interfaces
- * (`settlement.envelopeOf`, `persistence.watermark`, ...), and a minifier keeps property names:
+ * (`settlement.requeueInFlight`, `persistence.watermark`, ...), and a minifier keeps property names:
  * without this, each of them ships in full in every user's bundle.
  *
  * `mangle.json` is written by `build/mangle-update.ts` (`pnpm --filter @outbox/core mangle`) from

@@ -1,7 +1,7 @@
 import { effect, type ReadonlySignal } from '@preact/signals-core'
+import { envelopeOf } from './envelope.ts'
 import type { Host } from './host.ts'
 import type { Queue } from './queue.ts'
-import type { Settlement } from './settlement.ts'
 import type { Clock, EmitEnvelope, Transport } from './types.ts'
 
 /** Changes within this long re-arm the deferred request once. */
@@ -36,7 +36,6 @@ const isQuotaError = (error: unknown) => (error as { name?: unknown } | null)?.n
  */
 export function keepDeferredArmed(ctx: {
   queue: Queue
-  settlement: Settlement
   clock: Clock
   /** The host's `deferSend`; undefined where there is none (or not a persistent outbox). */
   defer: Host['deferSend']
@@ -46,7 +45,7 @@ export function keepDeferredArmed(ctx: {
   watermark: () => string | undefined
   started: () => boolean
 }): DeferredSend {
-  const { queue, settlement, clock, defer, transport, paused } = ctx
+  const { queue, clock, defer, transport, paused } = ctx
   const build = transport.deferredRequests?.bind(transport)
   let controller: AbortController | undefined
   let timer: unknown
@@ -57,21 +56,15 @@ export function keepDeferredArmed(ctx: {
     return { covers: () => false, changed: none, hidden: none, abort: none, close: none }
   }
 
+  /** The oldest undelivered durable items (the queue is in emitId order), up to the watermark. */
   const undelivered = (): EmitEnvelope[] => {
     const watermark = ctx.watermark()
     const out: EmitEnvelope[] = []
-    // Entries are almost always in emitId order (a retried item joins at the end): while they are,
-    // the first ones are the oldest, and a long queue is not walked to the end.
-    let sorted = true
-    let last = ''
     for (const [id, { item, policy }] of queue.entries()) {
-      sorted &&= id > last
-      last = id
-      if (sorted && out.length >= MAX_DEFERRED_ITEMS) break
-      if (policy.durable && (watermark === undefined || id <= watermark)) out.push(settlement.envelopeOf(item))
+      if (out.length >= MAX_DEFERRED_ITEMS || (watermark !== undefined && id > watermark)) break
+      if (policy.durable) out.push(envelopeOf(item))
     }
-    if (!sorted) out.sort((a, b) => (a.emitId < b.emitId ? -1 : a.emitId > b.emitId ? 1 : 0))
-    return out.slice(0, MAX_DEFERRED_ITEMS)
+    return out
   }
 
   const arm = () => {

@@ -1,6 +1,6 @@
 import { batch } from '@preact/signals-core'
 import { type EmitPolicy, resolvePolicy } from './coalesce.ts'
-import { assertSize, resolveKeys, takePayload } from './envelope.ts'
+import { assertSize, envelopeOf, resolveKeys, takePayload } from './envelope.ts'
 import { InvalidEmitError, OutboxClosedError, OutboxFullError } from './errors.ts'
 import type { Queue } from './queue.ts'
 import type { Settlement } from './settlement.ts'
@@ -60,7 +60,7 @@ export function createEmit(ctx: EmitContext) {
         path: 'lane',
       })
     const duplicate = keys && queue.find(keys)
-    if (duplicate) return settlement.envelopeOf(duplicate.item)
+    if (duplicate) return envelopeOf(duplicate.item)
     const now = clock.now()
     const policy = resolvePolicy(event, payload, lane, opts, ctx.coalesce, now)
     // Replaces every item of the same key that is not yet in flight (one may be in flight).

@@ -1,6 +1,6 @@
+import { envelopeOf } from './envelope.ts'
 import { laneIds } from './lanes.ts'
 import type { Queue } from './queue.ts'
-import type { Settlement } from './settlement.ts'
 import type { EmitEnvelope, OutboxItem, Transport } from './types.ts'
 
 /**
@@ -9,7 +9,7 @@ import type { EmitEnvelope, OutboxItem, Transport } from './types.ts'
  * They stay stored until a later session sees their ack; the server deduplicates the resend.
  * The host says when (its lifecycle's `hide`); the caller says whether this outbox may send now.
  */
-export function sendLastChance(queue: Queue, settlement: Settlement, transport: Transport): void {
+export function sendLastChance(queue: Queue, transport: Transport): void {
   const beacon = transport.sendBeacon
   if (!beacon) return
   const perLane = Math.max(1, transport.maxBatch ?? 1)
@@ -17,7 +17,7 @@ export function sendLastChance(queue: Queue, settlement: Settlement, transport: 
   for (const lane of queue.lanes.keys()) {
     const items = laneIds(queue.lanes, lane, perLane).map((id) => queue.get(id)?.item)
     if (items.some((item) => !item || item.status === 'sending')) continue
-    groups.push(items.map((item) => settlement.envelopeOf(item as OutboxItem)))
+    groups.push(items.map((item) => envelopeOf(item as OutboxItem)))
   }
   if (groups.length > 0) beacon.call(transport, groups)
 }

@@ -2,8 +2,8 @@ import { computed, effect, type ReadonlySignal, type Signal } from '@preact/sign
 import type { Breaker } from './breaker.ts'
 import type { Emitter } from './emitter.ts'
 import { reportError } from './emitter.ts'
+import { envelopeOf } from './envelope.ts'
 import type { Queue } from './queue.ts'
-import type { Settlement } from './settlement.ts'
 import type { AuthState, OutboxEvents, OutboxState } from './types.ts'
 
 export interface StateView {
@@ -23,10 +23,9 @@ export function createStateView(ctx: {
   online: ReadonlySignal<boolean>
   paused: Signal<boolean>
   auth: ReadonlySignal<AuthState>
-  settlement: Settlement
   events: Emitter<OutboxEvents>
 }): StateView {
-  const { queue, breaker, online, paused, auth, settlement, events } = ctx
+  const { queue, breaker, online, paused, auth, events } = ctx
   const state: ReadonlySignal<OutboxState> = computed(() => {
     const s: OutboxState = {
       pending: queue.pending.value,
@@ -56,7 +55,7 @@ export function createStateView(ctx: {
       }
     }
     const head = s.pending[0]
-    events.emit('outbox:update', head ? { size: s.size, head: settlement.envelopeOf(head) } : { size: s.size })
+    events.emit('outbox:update', head ? { size: s.size, head: envelopeOf(head) } : { size: s.size })
   }
   let first = true
   const stopWatching = effect(() => {

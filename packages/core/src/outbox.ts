@@ -79,7 +79,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     pageLife.changed()
   })
   persistence.onCommand((cmd) => controls.run(cmd))
-  const view = createStateView({ queue, breaker, online, paused, auth: auth.state, settlement, events })
+  const view = createStateView({ queue, breaker, online, paused, auth: auth.state, events })
   const emit = createEmit({
     closed: () => closed,
     queue,
@@ -103,7 +103,6 @@ export function createOutbox(options: OutboxOptions): Outbox {
     options,
     host,
     queue,
-    settlement,
     persistence,
     online,
     paused,

@@ -5,7 +5,6 @@ import type { Host } from './host.ts'
 import { sendLastChance } from './last-chance.ts'
 import type { Persistence } from './persistence.ts'
 import type { Queue } from './queue.ts'
-import type { Settlement } from './settlement.ts'
 import type { OutboxOptions } from './types.ts'
 
 export interface PageLife {
@@ -27,17 +26,15 @@ export function watchPageLife(ctx: {
   options: OutboxOptions
   host: Host
   queue: Queue
-  settlement: Settlement
   persistence: Persistence
   online: ReadonlySignal<boolean>
   paused: ReadonlySignal<boolean>
   closed: () => boolean
 }): PageLife {
-  const { options, host, queue, settlement, persistence, online } = ctx
+  const { options, host, queue, persistence, online } = ctx
   const persistent = options.mode === 'persistent'
   const deferred = keepDeferredArmed({
     queue,
-    settlement,
     clock: host.clock,
     defer: persistent ? host.deferSend?.bind(host) : undefined,
     transport: options.transport,
@@ -61,7 +58,7 @@ export function watchPageLife(ctx: {
       // Where a deferred request is armed, it is the last-chance send; keepalive is the fallback.
       // A paused outbox sends neither: pause() stops this outbox's sending, its last chance too.
       if (!ctx.closed() && !ctx.paused.peek() && maySend && online.peek() && !deferred.covers())
-        sendLastChance(queue, settlement, options.transport)
+        sendLastChance(queue, options.transport)
     },
     restore() {
       persistence.restored()

@@ -1,4 +1,5 @@
 import { batch } from '@preact/signals-core'
+import { envelopeOf } from './envelope.ts'
 import { createHolds, type Holds } from './holds.ts'
 import { laneAt, toBack } from './lanes.ts'
 import type { Entry } from './queue.ts'
@@ -87,7 +88,7 @@ export function createScheduler(ctx: SchedulerContext): Scheduler {
     let thrown: unknown
     try {
       results = await ctx.transport.send(
-        sent.map((e) => store.envelopeOf(e.item)),
+        sent.map((e) => envelopeOf(e.item)),
         controller.signal,
       )
     } catch (error) {

@@ -1,4 +1,5 @@
 import type { Breaker } from './breaker.ts'
+import { envelopeOf } from './envelope.ts'
 import type { Holds } from './holds.ts'
 import type { Entry, Queue } from './queue.ts'
 import type { RetryPolicy } from './retry.ts'
@@ -41,7 +42,7 @@ export function settleCall(ctx: CallContext, holds: Holds, call: Call): void {
     else if (verdict.kind === 'sign-in') {
       // Not a failure: the item keeps its place and the attempt it just used.
       store.update(item.emitId, { status: 'queued', attempts: item.attempts, lastError: verdict.error })
-      ctx.onUnauthorized(store.envelopeOf(entry.item))
+      ctx.onUnauthorized(envelopeOf(entry.item))
     } else {
       const at = now + verdict.waitMs
       // Retry-After holds this item (and so its lane) exactly that long; other lanes go on. A

@@ -40,8 +40,6 @@ export type SentNotice = [emitId: string, attempts: number]
  * order), and mirrors of what storage or the sending tab already holds (the queue only).
  */
 export interface Settlement {
-  /** The envelope of an item, without its delivery bookkeeping. */
-  envelopeOf(item: OutboxItem | EmitEnvelope): EmitEnvelope
   /** Connects storage (persistent mode); `onSending` tells other tabs what went in flight. */
   setStorage(commit: GroupCommit | null, onSending?: (sent: SentNotice[]) => void): void
   /** A new item (an emit, or a non-durable one another tab handed over). */
@@ -93,7 +91,6 @@ export function createSettlement(queue: Queue, events: Emitter<OutboxEvents>): S
   }
 
   return {
-    envelopeOf,
     setStorage(commit, onSending) {
       storage = commit
       announceSending = onSending

@@ -12,7 +12,7 @@ beforeAll(() => {
 
 describe('internal property names (build/internal-props.ts)', () => {
   it('finds the interfaces between the parts internal', () => {
-    for (const name of ['envelopeOf', 'watermark', 'failedItems', 'applyRemote', 'unwritten'])
+    for (const name of ['requeueInFlight', 'watermark', 'failedItems', 'applyRemote', 'unwritten'])
       expect(report.internal.has(name), name).toBe(true)
   })
 

@@ -54,6 +54,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   const auth = createAuth(events, options.onUnauthorized, () => scheduler.schedule())
   const persistence = openPersistence(options, { queue, settlement, events, host })
+  /** Whether this outbox may send now: the scheduler's rule, and the last-chance send's as the page hides. */
+  const canSend = () =>
+    !closed &&
+    persistence.started() &&
+    !paused.peek() &&
+    online.peek() &&
+    auth.state.peek() === 'ok' &&
+    persistence.leading()
   const scheduler = createScheduler({
     queue,
     settlement,
@@ -63,13 +71,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     random: options.random ?? Math.random,
     transport: options.transport,
     concurrency: options.concurrency ?? 4,
-    canSend: () =>
-      !closed &&
-      persistence.started() &&
-      !paused.peek() &&
-      online.peek() &&
-      auth.state.peek() === 'ok' &&
-      persistence.leading(),
+    canSend,
     watermark: () => persistence.watermark(),
     onDrained: () => events.emit('outbox:flushed', undefined),
     onUnauthorized: (envelope) => auth.required(envelope),
@@ -106,7 +108,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     persistence,
     online,
     paused,
-    closed: () => closed,
+    canSend,
   })
   const controls = createControls({
     closed: () => closed,

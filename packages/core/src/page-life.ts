@@ -18,8 +18,8 @@ export interface PageLife {
 /**
  * What the outbox does about the page's life, through the host's lifecycle: a deferred request
  * (`fetchLater`) kept armed for undelivered durable items, Background Sync registered while they
- * wait, keepalive requests as the page hides where no deferred request covers them (neither while
- * paused), and a fresh look at storage when the page comes back from the back/forward cache. A
+ * wait, keepalive requests as the page hides where no deferred request covers them (when the
+ * outbox may send), and a fresh look at storage when the page comes back from the back/forward cache. A
  * no-op without a page.
  */
 export function watchPageLife(ctx: {
@@ -29,7 +29,8 @@ export function watchPageLife(ctx: {
   persistence: Persistence
   online: ReadonlySignal<boolean>
   paused: ReadonlySignal<boolean>
-  closed: () => boolean
+  /** Whether the outbox may send now (not closed, paused, offline, signed out or following). */
+  canSend: () => boolean
 }): PageLife {
   const { options, host, queue, persistence, online } = ctx
   const persistent = options.mode === 'persistent'
@@ -54,10 +55,9 @@ export function watchPageLife(ctx: {
       persistence.hidden()
       deferred.hidden()
       backgroundSync.hidden()
-      const maySend = persistence.started() && persistence.watermark() === undefined && persistence.leading()
-      // Where a deferred request is armed, it is the last-chance send; keepalive is the fallback.
-      // A paused outbox sends neither: pause() stops this outbox's sending, its last chance too.
-      if (!ctx.closed() && !ctx.paused.peek() && maySend && online.peek() && !deferred.covers())
+      // Where a deferred request is armed, it is the last-chance send; keepalive is the fallback, under
+      // the scheduler's own rule (so not while paused or signed out), with every stored item loaded.
+      if (ctx.canSend() && persistence.watermark() === undefined && !deferred.covers())
         sendLastChance(queue, options.transport)
     },
     restore() {

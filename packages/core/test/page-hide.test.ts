@@ -2,6 +2,7 @@
 import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
 import { createOutbox } from '../src/outbox.ts'
+import { fakeTransport as answering, httpError } from '../src/testing.ts'
 import type { EmitEnvelope, Transport } from '../src/types.ts'
 import {
   fakeClock,
@@ -91,6 +92,21 @@ describe('page hide', () => {
     window.dispatchEvent(new Event('pageshow'))
     window.dispatchEvent(new Event('pagehide'))
     expect(beacons).toEqual([[[a.emitId]]])
+    await outbox.close()
+  })
+
+  it('sends nothing while signed out: the credentials a 401 refused do not go out with the page', async () => {
+    const beacons: string[][][] = []
+    const transport: Transport = {
+      ...answering({ reply: () => httpError(401) }),
+      sendBeacon: (groups) => void beacons.push(groups.map((g) => g.map((e) => e.emitId))),
+    }
+    const outbox = createOutbox({ transport, clock: fakeClock(), network: manualNetwork() })
+    outbox.emit('m', { chatId: 'a' })
+    await until(() => outbox.auth.peek() === 'required')
+    outbox.emit('m', { chatId: 'b' })
+    window.dispatchEvent(new Event('pagehide'))
+    expect(beacons).toEqual([])
     await outbox.close()
   })
 

@@ -56,7 +56,7 @@ export function createBreaker(options: BreakerOptions = {}, clock: Clock): Break
   // The run of failures since the server last answered.
   let failures = 0
   let since = 0
-  let lanes = new Set<string>()
+  const lanes = new Set<string>()
   let retryAfterUntil = 0
   let cooldown = firstCooldown
   let probing = false
@@ -69,7 +69,7 @@ export function createBreaker(options: BreakerOptions = {}, clock: Clock): Break
 
   const success = () => {
     failures = 0
-    lanes = new Set()
+    lanes.clear()
     retryAfterUntil = 0
     cooldown = firstCooldown
     if (state.value === 'closed') return false

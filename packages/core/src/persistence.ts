@@ -91,7 +91,7 @@ export function openPersistence(options: OutboxOptions, ctx: Context): Persisten
 
   const commit = createGroupCommit(store, {
     onError: (error) => report(storageError('Could not store outbox items; keeping them in memory', error)),
-    onCommitted: (puts, deletes) => tabs.post({ t: 'delta', puts: [...puts], deletes: [...deletes] }),
+    onCommitted: (puts, deletes) => tabs.post({ t: 'delta', puts, deletes }),
     setTimeout: (fn, ms) => host.clock.setTimeout(fn, ms),
   })
   const reconciler = createReconciler(queue, settlement, commit, () => leading, report)

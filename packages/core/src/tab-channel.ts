@@ -6,7 +6,7 @@ import type { RemoteNotice, SentNotice } from './settlement.ts'
 /** What a follower asks of the tab that sends. */
 export type Command = { op: 'discard' | 'retry'; emitId: string } | { op: 'retry-all' | 'clear' | 'flush' }
 
-export type Delta = { puts: Array<readonly [string, unknown]>; deletes: string[] }
+export type Delta = { puts: ReadonlyArray<readonly [string, unknown]>; deletes: readonly string[] }
 export type News = { notices: RemoteNotice[]; sent: SentNotice[] }
 
 /** A message to the other outboxes on the key. */

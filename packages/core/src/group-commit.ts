@@ -21,17 +21,17 @@ export interface GroupCommit {
   drop(): void
   /** True while a change to `key` is not yet written. */
   unwritten(key: string): boolean
-  readonly failing: boolean
 }
 
 export type GroupCommitOptions = {
   onError: (error: unknown) => void
-  onRecovered?: () => void
   /** Each write that went through, with what it wrote (other tabs are told). */
   onCommitted?: (puts: ReadonlyArray<readonly [string, unknown]>, deletes: readonly string[]) => void
   setTimeout: (fn: () => void, ms: number) => unknown
-  retryMs?: number
 }
+
+/** A failed write is tried again after this long (its changes are kept meanwhile). */
+const RETRY_MS = 5_000
 
 /**
  * Group commit over an `OutboxStorage`: at most one write transaction in flight; everything that
@@ -75,10 +75,7 @@ export function createGroupCommit(storage: OutboxStorage, options: GroupCommitOp
         writing = null
         writingKeys = new Map()
         options.onCommitted?.(puts, deletes)
-        if (failing) {
-          failing = false
-          options.onRecovered?.()
-        }
+        failing = false
         if (urgent) schedule()
         else wait()
         settleIdle()
@@ -94,7 +91,7 @@ export function createGroupCommit(storage: OutboxStorage, options: GroupCommitOp
         }
         // Writers waiting for idle must not hang on a broken store: they see what could be done.
         releaseIdle()
-        options.setTimeout(() => schedule(), options.retryMs ?? 5_000)
+        options.setTimeout(() => schedule(), RETRY_MS)
       },
     )
   }
@@ -146,8 +143,5 @@ export function createGroupCommit(storage: OutboxStorage, options: GroupCommitOp
     },
     /** True while a change to `key` is not yet written. */
     unwritten: (key: string): boolean => dirty.has(key) || writingKeys.has(key),
-    get failing(): boolean {
-      return failing
-    },
   }
 }

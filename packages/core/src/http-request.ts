@@ -1,5 +1,5 @@
 import { envelopeOf } from './envelope.ts'
-import { isRecord } from './guards.ts'
+import { isRecord, isString, optional } from './guards.ts'
 import type { EmitEnvelope } from './types.ts'
 
 /** One request of an API the app already has, for one envelope. */
@@ -24,8 +24,6 @@ export const mergeHeaders = (...parts: Array<Record<string, string> | undefined>
   return out
 }
 export const JSON_TYPE = { 'content-type': 'application/json' }
-const isOptional = (v: unknown, check: (v: unknown) => boolean = (v) => typeof v === 'string') =>
-  v === undefined || check(v)
 
 /** Builds the requests of a transport: the outbox wire format, or the app's own API through `request`. */
 export interface RequestBuilder {
@@ -59,7 +57,12 @@ export function requestBuilder(
       return { url, method: 'POST', headers: mergeHeaders(base, JSON_TYPE, key), body }
     }
     const spec: unknown = request(first)
-    if (!isRecord(spec) || !isOptional(spec.url) || !isOptional(spec.method) || !isOptional(spec.headers, isRecord))
+    if (
+      !isRecord(spec) ||
+      !optional(spec.url, isString) ||
+      !optional(spec.method, isString) ||
+      !optional(spec.headers, isRecord)
+    )
       throw new TypeError('not a { url?, method?, body?, headers? }')
     const method = ((spec.method as string | undefined) ?? 'POST').toUpperCase()
     const bodyless = method === 'GET' || method === 'HEAD'

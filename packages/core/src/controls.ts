@@ -34,6 +34,19 @@ export function createControls(ctx: {
   maxSize: number
 }): Controls {
   const { queue, settlement, scheduler, persistence, clock, paused, maxSize } = ctx
+  /**
+   * Moves failed items (one, or all) back into their lanes, as many as `maxSize` leaves room for;
+   * false when some stayed in the failed list for want of room.
+   */
+  const retryFailed = (emitId: string | undefined): boolean => {
+    const now = clock.now()
+    const ids = emitId === undefined ? [...queue.failedItems.keys()] : [emitId]
+    const room = maxSize - queue.entries().size
+    batch(() => {
+      for (const id of ids.slice(0, Math.max(0, room))) settlement.retry(id, now)
+    })
+    return ids.length <= room || !ids.some((id) => queue.failedItems.has(id))
+  }
   const calls: ControlCalls = {
     flush() {
       if (ctx.closed()) return Promise.resolve()
@@ -43,16 +56,11 @@ export function createControls(ctx: {
     },
     retry(emitId) {
       if (ctx.closed()) throw new OutboxClosedError()
-      const now = clock.now()
-      const ids = emitId === undefined ? [...queue.failedItems.keys()] : [emitId]
-      const room = maxSize - queue.entries().size
-      batch(() => {
-        for (const id of ids.slice(0, Math.max(0, room))) settlement.retry(id, now)
-      })
+      const fitted = retryFailed(emitId)
       persistence.forward(emitId === undefined ? { op: 'retry-all' } : { op: 'retry', emitId })
       scheduler.schedule()
       // What did not fit stays in the failed list, nothing is lost; the caller learns why.
-      if (ids.length > room && ids.some((id) => queue.failedItems.has(id))) throw new OutboxFullError(maxSize)
+      if (!fitted) throw new OutboxFullError(maxSize)
     },
     discard(emitId) {
       settlement.drop(emitId, 'discarded')
@@ -79,8 +87,8 @@ export function createControls(ctx: {
     calls,
     run(cmd) {
       if (cmd.op === 'discard') settlement.drop(cmd.emitId, 'discarded')
-      else if (cmd.op === 'retry') settlement.retry(cmd.emitId, clock.now())
-      else if (cmd.op === 'retry-all') for (const id of [...queue.failedItems.keys()]) settlement.retry(id, clock.now())
+      else if (cmd.op === 'retry') retryFailed(cmd.emitId)
+      else if (cmd.op === 'retry-all') retryFailed(undefined)
       else if (cmd.op === 'flush') {
         ctx.auth.ok()
         void scheduler.flush()

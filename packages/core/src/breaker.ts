@@ -8,7 +8,7 @@ import type { BreakerOptions, BreakerState, Clock } from './types.ts'
  */
 export const DOWN_AFTER_MS = 1000
 /** The first cooldown (or `cooldownMs` if shorter); it doubles after each failed probe. */
-export const FIRST_COOLDOWN_MS = 1000
+const FIRST_COOLDOWN_MS = 1000
 
 /** A failed transport call, as the breaker sees it. */
 export type CallFailure = {

@@ -11,7 +11,7 @@ export const REARM_MS = 200
  * Most items offered to the transport for one deferred request: the browser's quota per origin is
  * 64 KiB of bodies, which even small items fill long before this.
  */
-export const MAX_DEFERRED_ITEMS = 256
+const MAX_DEFERRED_ITEMS = 256
 
 export interface DeferredSend {
   /** True once the browser took a deferred request: the page-hide keepalive is not needed. */

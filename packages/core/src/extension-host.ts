@@ -83,7 +83,7 @@ const settle = (result: unknown) => {
  * worker it runs the timers that are due; in a worker started by it there are none yet (the
  * outbox's start-up already sends), and the event only woke it.
  */
-export function alarmClock(
+function alarmClock(
   base: Clock,
   alarms: ChromeAlarms,
   name: string,

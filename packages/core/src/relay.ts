@@ -140,7 +140,7 @@ const OPTION_CHECKS: Record<keyof RelayedEmitOptions, (v: unknown) => boolean> =
 type Relayed = { event: string; payload: Record<string, unknown>; options: RelayedEmitOptions | undefined }
 
 /** Checks a relayed message field by field; what `emit` checks itself (the payload's contents) is left to it. */
-export function checkRelayed(message: Record<string, unknown>): Relayed | { reason: string } {
+function checkRelayed(message: Record<string, unknown>): Relayed | { reason: string } {
   const { event, payload, options } = message
   if (!isString(event) || event === '') return { reason: 'event must be a non-empty string' }
   if (!isRecord(payload)) return { reason: 'payload must be an object' }

@@ -15,7 +15,7 @@ const yes = async () => true
 type Timers = { now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(h: unknown): void }
 
 /** Heartbeat period of the BroadcastChannel fallback; a leader silent for 3 periods is replaced. */
-export const HEARTBEAT_MS = 1000
+const HEARTBEAT_MS = 1000
 
 /**
  * Elects one leader among the outboxes of an origin that share `name`: through Web Locks where

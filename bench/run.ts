@@ -10,7 +10,7 @@
  * BENCH_SOURCE=1 (bundle @outbox/core from src instead of dist), CHROMIUM_PATH,
  * BENCH_ONLY=faults (only section 8, goodput under faults; prints its table, writes results/faults.{md,json}).
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import type { Bench } from './browser/suite.ts'
 import { type Bundle, bundleBrowserSuite, moduleName } from './lib/bundle.ts'
+import { child } from './lib/child.ts'
 import { startFaultServer } from './lib/fault-server.ts'
 import { byModule, type CpuProfile, inclusive, type ProfileRow, topFunctions } from './lib/profile.ts'
 import { startServer } from './lib/server.ts'
@@ -392,32 +393,6 @@ async function browserProfiles(context: BrowserContext, page: Page, url: string,
 
 // ---------------------------------------------------------------------------------------------
 // Node child processes
-
-function child(file: string, config: unknown, flags: string[] = []): Promise<unknown> {
-  const conditions = process.env.BENCH_SOURCE ? ['--conditions=source'] : []
-  return new Promise((resolve, reject) => {
-    const proc = spawn(
-      process.execPath,
-      [...flags, ...conditions, '--import', 'tsx', join(here, file), JSON.stringify(config)],
-      {
-        cwd: here,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
-    let out = ''
-    proc.stdout.on('data', (d) => (out += d))
-    const timer = setTimeout(() => proc.kill(), 300_000)
-    proc.on('close', (code) => {
-      clearTimeout(timer)
-      const line = out.trim().split('\n').pop() ?? ''
-      try {
-        resolve((JSON.parse(line) as { result: unknown }).result)
-      } catch {
-        reject(new Error(`${file} ${JSON.stringify(config)} exited ${code}: ${out.slice(-500)}`))
-      }
-    })
-  })
-}
 
 type Deliver = { rate: number; failed?: number }
 async function nodeRep(url: string, rep: number) {

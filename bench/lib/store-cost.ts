@@ -1,9 +1,5 @@
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { startRedis } from '../../scripts/redis-server.ts'
-
-const here = fileURLToPath(new URL('..', import.meta.url))
+import { child } from './child.ts'
 
 type Run = { keysPerSecond: number; p50Ms: number; p99Ms: number }
 export type StoreCost = Record<'memory' | 'redis', Record<'single' | 'batch', Run>>
@@ -15,24 +11,7 @@ export type StoreCost = Record<'memory' | 'redis', Record<'single' | 'batch', Ru
 export async function measureStoreCost(n: number, batch: number): Promise<StoreCost> {
   const redis = await startRedis()
   try {
-    const conditions = process.env.BENCH_SOURCE ? ['--conditions=source'] : []
-    const out = await new Promise<string>((resolve, reject) => {
-      const proc = spawn(
-        process.execPath,
-        [
-          ...conditions,
-          '--import',
-          'tsx',
-          join(here, 'node/redis-store.ts'),
-          JSON.stringify({ redisUrl: redis.url, n, batch }),
-        ],
-        { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] },
-      )
-      let text = ''
-      proc.stdout.on('data', (d) => (text += d))
-      proc.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`redis-store.ts exited ${code}`))))
-    })
-    return (JSON.parse(out.trim().split('\n').pop() ?? '') as { result: StoreCost }).result
+    return (await child('node/redis-store.ts', { redisUrl: redis.url, n, batch })) as StoreCost
   } finally {
     await redis.stop()
   }

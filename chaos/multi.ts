@@ -159,12 +159,7 @@ async function main() {
   const drained = await waitFor(() => nodes.pendingCount() === 0, DRAIN_BOUND_MS, 50)
   const drainMs = Date.now() - calmAt
 
-  const failedIds = new Set<string>()
-  const pendingIds = new Set<string>()
-  for (const c of nodes.clients) {
-    for (const f of c.outbox.failed.peek()) failedIds.add(f.emitId)
-    for (const p of c.outbox.pending.peek()) pendingIds.add(p.emitId)
-  }
+  const { failedIds, pendingIds } = nodes.settledIds()
   const views = await readBack(redis.url, ledger)
   const plain = verify(ledger, views.plain, failedIds, pendingIds)
   const unique = verify(ledger, views.unique, failedIds, pendingIds)

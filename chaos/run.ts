@@ -231,12 +231,7 @@ async function main() {
   }
   if (browser) await waitFor(agree, 5_000, 100)
 
-  const failedIds = new Set<string>()
-  const pendingIds = new Set<string>()
-  for (const c of nodes.clients) {
-    for (const f of c.outbox.failed.peek()) failedIds.add(f.emitId)
-    for (const p of c.outbox.pending.peek()) pendingIds.add(p.emitId)
-  }
+  const { failedIds, pendingIds } = nodes.settledIds()
   const tabDisagreements: string[] = []
   /** Items some tab still shows pending, or that the tabs of a key disagree on: their trace is printed. */
   const involved = new Set<string>()

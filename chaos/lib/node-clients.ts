@@ -217,6 +217,16 @@ export function startNodeClients(options: NodeClientOptions) {
       for (const c of clients) c.network.set(true)
     },
     pendingCount: () => clients.reduce((n, c) => n + c.outbox.size.peek(), 0),
+    /** The emitIds every client still lists as failed, and as pending. */
+    settledIds() {
+      const failedIds = new Set<string>()
+      const pendingIds = new Set<string>()
+      for (const c of clients) {
+        for (const f of c.outbox.failed.peek()) failedIds.add(f.emitId)
+        for (const p of c.outbox.pending.peek()) pendingIds.add(p.emitId)
+      }
+      return { failedIds, pendingIds }
+    },
     async close() {
       for (const c of clients) await c.outbox.close()
     },

@@ -110,13 +110,16 @@ export function socketTransport(socket: OutboxSocket, options: SocketTransportOp
       // connection, and the same batch would close it again on every retry: big batches go as
       // several messages, one after the other, each well under that size.
       const results: DeliveryResult[] = []
+      let blocked = false
       for (const part of parts(envelopes)) {
-        if (results.some((r) => !r.ok && r.error.retryable)) {
+        if (blocked) {
           // The server would hold these behind the unsettled one: keep the lane's order.
           results.push(...failAll(part, { kind: 'rejected', code: 'lane-blocked', message: WAITS, retryable: true }))
           continue
         }
-        results.push(...(await exchange(part, signal)))
+        const answers = await exchange(part, signal)
+        blocked = answers.some((r) => !r.ok && r.error.retryable)
+        results.push(...answers)
       }
       return results
     },
@@ -130,6 +133,7 @@ const MAX_MESSAGE_CHARS = 300_000
 
 /** Splits envelopes, in order, into runs whose JSON stays within `MAX_MESSAGE_CHARS` (at least one each). */
 function parts(envelopes: readonly EmitEnvelope[]): EmitEnvelope[][] {
+  if (envelopes.length === 1) return [[...envelopes]] // one envelope is one message, whatever its size
   const runs: EmitEnvelope[][] = []
   let run: EmitEnvelope[] = []
   let size = 0

@@ -6,6 +6,7 @@
 import { createOutbox, type EmitEnvelope, httpTransport, type Transport } from '@outbox/core'
 import type { FaultMode } from '../lib/fault-server.ts'
 import { chatPayload } from '../lib/payload.ts'
+import { envelopesOf } from './envelopes.ts'
 
 type Task =
   | {
@@ -71,16 +72,6 @@ async function outboxRun(n: number, lanes: number, batch: boolean) {
   return { ...laneFigures(doneAt, t0), failed, lanesDone: doneAt.size }
 }
 
-/** Envelopes made by a paused outbox (its ULIDs and shape), for the hand-written loop. */
-async function envelopes(n: number, lanes: number): Promise<EmitEnvelope[]> {
-  const silent: Transport = { send: () => new Promise<never>(() => {}) }
-  const o = createOutbox({ transport: silent, maxSize: n + 1 })
-  o.pause()
-  const list = payloads(n, lanes).map((p) => o.emit('user:message', p))
-  await o.close()
-  return list
-}
-
 /** At most `n` holders at once, first come first served. */
 function slots(n: number) {
   let free = n
@@ -106,7 +97,7 @@ function slots(n: number) {
  * request is.
  */
 async function loopRun(n: number, lanes: number, batch: boolean) {
-  const list = await envelopes(n, lanes)
+  const list = await envelopesOf(payloads(n, lanes))
   const byLane = new Map<string, EmitEnvelope[]>()
   for (const e of list) byLane.set(e.lane, [...(byLane.get(e.lane) ?? []), e])
   const pool = slots(DEFAULTS.concurrency)

@@ -6,22 +6,16 @@
  * to Redis). Prints one JSON line: { result: { memory: {...}, redis: {...} } }.
  * Usage: node --import tsx node/redis-store.ts '{"redisUrl":"redis://127.0.0.1:PORT","n":2000,"batch":50}'
  */
-import { createOutbox, type EmitEnvelope, type Transport } from '@outbox/core'
+import type { EmitEnvelope } from '@outbox/core'
 import { createOutboxHandler, type IdempotencyStore, memoryStore } from '@outbox/server'
 import { redisStore } from '@outbox/server/redis'
 import { createClient } from 'redis'
 import { chatPayload } from '../lib/payload.ts'
+import { envelopesOf } from './envelopes.ts'
+
+const envelopes = (n: number) => envelopesOf(Array.from({ length: n }, (_, i) => chatPayload(i)))
 
 const config = JSON.parse(process.argv[2] ?? '{}') as { redisUrl: string; n: number; batch: number }
-const silent: Transport = { send: () => new Promise<never>(() => {}) }
-
-async function envelopes(n: number): Promise<EmitEnvelope[]> {
-  const o = createOutbox({ transport: silent, maxSize: n + 1 })
-  o.pause()
-  const list = Array.from({ length: n }, (_, i) => o.emit('user:message', chatPayload(i)))
-  await o.close()
-  return list
-}
 
 const request = (body: unknown) =>
   new Request('http://bench/api/events', {

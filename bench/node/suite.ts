@@ -4,12 +4,13 @@
  * Usage: node --import tsx node/suite.ts '<json config>'
  */
 import { Session } from 'node:inspector/promises'
-import { createOutbox, type EmitEnvelope, httpTransport, type Transport } from '@outbox/core'
+import { createOutbox, type EmitEnvelope, httpTransport } from '@outbox/core'
 import { memoryStore } from '@outbox/server'
 import { moduleName } from '../lib/bundle.ts'
 import { fetchTransport } from '../lib/fetch-transport.ts'
 import { chatPayload } from '../lib/payload.ts'
 import { byModule, type CpuProfile, inclusive, topFunctions } from '../lib/profile.ts'
+import { envelopesOf, silent } from './envelopes.ts'
 
 type Task = {
   task: 'deliver' | 'bare' | 'burst' | 'profileEmit' | 'serverStore'
@@ -24,16 +25,7 @@ const config = JSON.parse(process.argv[2] ?? '{}') as { url: string; tasks: Task
 const api = `${config.url}/api/events`
 const now = () => performance.now()
 const rate = (n: number, ms: number) => (n / ms) * 1000
-const silent: Transport = { send: () => new Promise<never>(() => {}) }
 const payloads = (n: number) => Array.from({ length: n }, (_, i) => chatPayload(i))
-
-async function envelopes(n: number): Promise<EmitEnvelope[]> {
-  const o = createOutbox({ transport: silent, maxSize: n + 1 })
-  o.pause()
-  const list = payloads(n).map((p) => o.emit('user:message', p))
-  await o.close()
-  return list
-}
 
 /** Memory mode: `n` items emitted while paused, then `resume()`: time until the queue is empty. */
 async function deliver(n: number, batch: number, kind: 'ky' | 'fetch') {
@@ -58,7 +50,7 @@ async function deliver(n: number, batch: number, kind: 'ky' | 'fetch') {
 }
 
 async function bareLoop(n: number, batch: number) {
-  const list = await envelopes(n)
+  const list = await envelopesOf(payloads(n))
   const t0 = now()
   let acked = 0
   for (let i = 0; i < n; i += batch) {
